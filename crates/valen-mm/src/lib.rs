@@ -24,6 +24,7 @@ pub mod hosted;
 pub mod layout;
 pub mod memmap;
 pub mod sync;
+pub mod vmm;
 
 pub use addr::{Frame, Page, PhysAddr, VirtAddr, PAGE_SIZE};
 pub use frame_alloc::FrameAllocator;
