@@ -7,6 +7,8 @@ use valen_mm::hosted::{FramePool, HostedRam, RecordingMmu};
 use valen_mm::paging::{AddressSpace, Entry, PageFlags};
 use valen_mm::{PhysAddr, VirtAddr};
 
+pub mod model;
+
 /// Table frames come from `[POOL_START, POOL_END)` of the simulated RAM.
 pub const POOL_START: u64 = 1 << 20;
 /// End of the pool (and of the RAM).
