@@ -34,7 +34,7 @@ struct Node {
 }
 
 impl Node {
-    fn of_word(w: u64) -> Self {
+    const fn of_word(w: u64) -> Self {
         Self {
             prefix: w.trailing_ones(),
             suffix: w.leading_ones(),
@@ -42,7 +42,9 @@ impl Node {
         }
     }
 
-    fn combine(l: Self, r: Self, half: u32) -> Self {
+    const fn combine(l: Self, r: Self, half: u32) -> Self {
+        let cross = l.suffix + r.prefix;
+        let max = if l.max > r.max { l.max } else { r.max };
         Self {
             prefix: if l.prefix == half {
                 half + r.prefix
@@ -54,13 +56,13 @@ impl Node {
             } else {
                 r.suffix
             },
-            max: l.max.max(r.max).max(l.suffix + r.prefix),
+            max: if cross > max { cross } else { max },
         }
     }
 }
 
 /// Length of the longest run of one bits in `w`.
-fn longest_run(mut w: u64) -> u32 {
+const fn longest_run(mut w: u64) -> u32 {
     let mut n = 0;
     while w != 0 {
         w &= w << 1;
@@ -145,18 +147,24 @@ impl<const W: usize> RangeAllocator<W> {
     /// An allocator for `pages` pages from `base`, all free. `None` if `W` is
     /// not a power of two of at least 2, `base` is unaligned, the window is
     /// larger than [`CAPACITY`](Self::CAPACITY), or it leaves the address space.
-    pub fn new(base: VirtAddr, pages: u64) -> Option<Self> {
-        if !W.is_power_of_two() || W < 2 || pages > Self::CAPACITY || !base.is_aligned(PAGE_SIZE) {
+    pub const fn new(base: VirtAddr, pages: u64) -> Option<Self> {
+        if !W.is_power_of_two() || W < 2 || pages == 0 || pages > Self::CAPACITY {
             return None;
         }
-        base.checked_add(pages.checked_mul(PAGE_SIZE)?.checked_sub(1)?)?;
+        if !base.is_aligned(PAGE_SIZE) || base.checked_add(pages * PAGE_SIZE - 1).is_none() {
+            return None;
+        }
         let mut a = Self {
             base,
             pages,
             free_pages: 0,
             free: [0; W],
             starts: [0; W],
-            tree: [Node::default(); W],
+            tree: [Node {
+                prefix: 0,
+                suffix: 0,
+                max: 0,
+            }; W],
         };
         a.set_range(0, pages, true);
         a.free_pages = pages;
@@ -334,13 +342,13 @@ impl<const W: usize> RangeAllocator<W> {
     }
 
     /// Half the length of node `i`'s segment (the length of each child's).
-    fn half_len(&self, i: usize) -> u32 {
+    const fn half_len(&self, i: usize) -> u32 {
         // Node i sits at depth floor(log2 i); the root covers 64 * W pages.
         let depth = usize::BITS - 1 - i.leading_zeros();
         ((64 * W) >> (depth + 1)) as u32
     }
 
-    fn node(&self, i: usize) -> Node {
+    const fn node(&self, i: usize) -> Node {
         if i >= W {
             Node::of_word(self.free[i - W])
         } else {
@@ -369,10 +377,11 @@ impl<const W: usize> RangeAllocator<W> {
     }
 
     /// Sets pages `[start, start + pages)` free or used, then fixes the tree.
-    fn set_range(&mut self, start: u64, pages: u64, free: bool) {
+    const fn set_range(&mut self, start: u64, pages: u64, free: bool) {
         let end = start + pages;
         let (first, last) = ((start / 64) as usize, ((end - 1) / 64) as usize);
-        for w in first..=last {
+        let mut w = first;
+        while w <= last {
             let lo = if w == first { start % 64 } else { 0 };
             let hi = if w == last { (end - 1) % 64 } else { 63 };
             let mask = (u64::MAX >> (63 - hi)) & (u64::MAX << lo);
@@ -381,13 +390,16 @@ impl<const W: usize> RangeAllocator<W> {
             } else {
                 self.free[w] &= !mask;
             }
+            w += 1;
         }
         // Recompute the ancestors of the touched words, level by level.
         let (mut lo, mut hi) = ((W + first) / 2, (W + last) / 2);
         while lo >= 1 {
-            for i in lo..=hi {
+            let mut i = lo;
+            while i <= hi {
                 let half = self.half_len(i);
                 self.tree[i] = Node::combine(self.node(2 * i), self.node(2 * i + 1), half);
+                i += 1;
             }
             lo /= 2;
             hi /= 2;

@@ -8,6 +8,17 @@ fn va(page: u64) -> VirtAddr {
     VirtAddr::new(BASE + page * PAGE_SIZE).unwrap()
 }
 
+/// Built at compile time, as a kernel's static windows are.
+static BUILT: Option<RangeAllocator<1024>> =
+    RangeAllocator::new(VirtAddr::new_truncate(BASE), 65536);
+
+#[test]
+fn const_construction() {
+    let r = BUILT.clone().unwrap();
+    assert_eq!((r.free_pages(), r.largest_free()), (65536, 65536));
+    r.check().unwrap();
+}
+
 #[test]
 fn helpers() {
     assert_eq!(longest_run(0), 0);
@@ -100,6 +111,7 @@ fn rejects_bad_windows() {
     let top = VirtAddr::new(0xFFFF_FFFF_FFFF_F000).unwrap();
     assert!(RangeAllocator::<2>::new(top, 1).is_some());
     assert!(RangeAllocator::<2>::new(top, 2).is_none());
+    assert!(RangeAllocator::<2>::new(va(0), 0).is_none());
 }
 
 /// The simple model: a vector of page states and a map of allocations.
