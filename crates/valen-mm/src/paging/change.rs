@@ -48,10 +48,24 @@ struct ChangeWalk<'r> {
     report: &'r mut dyn FnMut(Mapping),
 }
 
-/// The huge pages split by one operation, to undo them if it fails.
+/// One huge page replaced by a table: enough to put it back.
+#[derive(Clone, Copy)]
+struct Split {
+    /// The table holding the entry, and the entry's index.
+    table: Table,
+    index: usize,
+    /// The huge leaf that was there.
+    old: Entry,
+    /// The frame of the new table.
+    frame: u64,
+    /// The huge page's first address.
+    virt: u64,
+}
+
+/// The huge pages split by one operation (at most two per end), to undo
+/// them if it fails.
 struct SplitLog {
-    done: [(Option<Table>, usize, Entry, u64, u64); 4],
-    len: usize,
+    done: [Option<Split>; 4],
 }
 
 impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
@@ -128,10 +142,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
     ) -> Result<(), PagingError> {
         let root = self.table(self.root.start().as_u64());
         self.check_mapped(root, 4, virt.as_u64(), size)?;
-        let mut log = SplitLog {
-            done: [(None, 0, Entry::EMPTY, 0, 0); 4],
-            len: 0,
-        };
+        let mut log = SplitLog { done: [None; 4] };
         let mut flush = FlushBatch::new();
         let end = virt.as_u64().wrapping_add(size);
         let r = self
@@ -139,19 +150,17 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
             .and_then(|()| self.split_at(end, frames, &mut log, &mut flush));
         if r.is_err() {
             // Put the huge pages back; the new tables may have been cached.
-            for &(t, i, old, _, v) in log.done[..log.len].iter().rev() {
-                if let Some(t) = t {
-                    t.set(i, old);
-                    flush.add(v);
-                }
+            for sp in log.done.iter().rev().flatten() {
+                sp.table.set(sp.index, sp.old);
+                flush.add(sp.virt);
             }
         }
         flush.finish(&self.mmu);
         if r.is_err() {
-            for &(_, _, _, frame, _) in &log.done[..log.len] {
+            for sp in log.done.iter().flatten() {
                 // SAFETY: the split table came from `frames` in `split_at`
                 // and is referenced nowhere since its entry was restored.
-                unsafe { frames.deallocate_frame(frame_at(frame)) };
+                unsafe { frames.deallocate_frame(frame_at(sp.frame)) };
             }
         }
         r
@@ -273,9 +282,14 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         t.set(i, Entry::table(frame, intermediate_flags(e.flags()), 512));
         let v = p & !(size.bytes() - 1);
         flush.add(v);
-        if let Some(slot) = log.done.get_mut(log.len) {
-            *slot = (Some(t), i, e, frame, v);
-            log.len += 1;
+        if let Some(slot) = log.done.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(Split {
+                table: t,
+                index: i,
+                old: e,
+                frame,
+                virt: v,
+            });
         }
         nt
     }

@@ -33,6 +33,8 @@ mod flush;
 mod range;
 mod space;
 mod table;
+#[cfg(all(test, feature = "hosted"))]
+mod tests;
 
 pub use change::UnmapSummary;
 pub use check::{InvariantError, TableStats};

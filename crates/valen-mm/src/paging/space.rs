@@ -20,6 +20,11 @@ use crate::frame_alloc::FrameAllocator;
 
 /// A 4-level page-table hierarchy rooted at one PML4 frame.
 ///
+/// Table frames come from the [`FrameAllocator`] passed to each call, and
+/// tables that empty are given back to it: pass the same allocator (the PMM)
+/// to every call on one space. Mapped frames themselves are never allocated
+/// or freed here; `unmap_range` reports them so the caller can free them.
+///
 /// Invariants: every table reachable from the root is a frame that `phys`
 /// reaches and that belongs to this address space alone; the entry pointing
 /// at a table holds its count of present entries; no table but the root is

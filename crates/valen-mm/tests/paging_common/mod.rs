@@ -65,3 +65,22 @@ fn dump_table(ram: &HostedRam, table: u64, level: u8, out: &mut Vec<(u64, usize,
         }
     }
 }
+
+/// The frames of every table of the hierarchy, the root included.
+pub fn table_frames(ram: &HostedRam, root: PhysAddr) -> Vec<u64> {
+    let mut out = vec![root.as_u64()];
+    let mut i = 0;
+    let mut levels = vec![4u8];
+    while i < out.len() {
+        let (table, level) = (out[i], levels[i]);
+        for k in 0..512 {
+            let e = Entry::from_raw(ram.read_u64(pa(table + 8 * k)).unwrap());
+            if level > 1 && e.is_present() && !e.is_leaf(level) {
+                out.push(e.addr());
+                levels.push(level - 1);
+            }
+        }
+        i += 1;
+    }
+    out
+}

@@ -323,6 +323,15 @@ pub fn check(s: &Space<'_>, pool: &FramePool, m: &Model, extra: &[u64]) {
     }
     let stats = s.check_invariants().unwrap();
     assert_eq!(pool.outstanding() as u64, stats.tables, "frames leaked");
+    // ...and every table is a frame the pool handed out.
+    let tables = table_frames(s.phys(), s.root().start());
+    assert_eq!(tables.len() as u64, stats.tables);
+    for t in tables {
+        assert!(
+            pool.is_allocated(valen_mm::Frame::containing(pa(t))),
+            "table {t:#x} not allocated"
+        );
+    }
     assert_eq!(pool.bad_frees(), 0);
     if m.segs.is_empty() {
         assert_eq!(stats.tables, 1, "empty tables left behind");
