@@ -80,9 +80,72 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         virt: VirtAddr,
         frames: &mut F,
     ) -> Result<Mapping, PagingError> {
+        if !virt.is_aligned(PAGE_SIZE) {
+            return Err(PagingError::UnalignedVirt(virt));
+        }
+        if let Some(m) = self.unmap_small(virt, frames)? {
+            return Ok(m);
+        }
+        // A huge page holds it: the range path splits it.
         let mut last = None;
         self.unmap_range(virt, PAGE_SIZE, frames, |m| last = Some(m))?;
         last.ok_or(PagingError::NotMapped { virt })
+    }
+
+    /// `unmap` in one walk when a 4 KiB leaf maps `virt`: clears it, then
+    /// walks back up while tables empty. `Ok(None)` if a huge page maps it.
+    fn unmap_small<F: FrameAllocator + ?Sized>(
+        &mut self,
+        virt: VirtAddr,
+        frames: &mut F,
+    ) -> Result<Option<Mapping>, PagingError> {
+        let v = virt.as_u64();
+        let root = self.table(self.root.start().as_u64());
+        // path[l] = (level-l table, index of `v` in it, that table's frame).
+        let mut path = [(root, 0usize, self.root.start().as_u64()); 5];
+        let mut level = 4u8;
+        let leaf = loop {
+            let (t, _, frame) = path[usize::from(level)];
+            let i = index(v, level);
+            path[usize::from(level)] = (t, i, frame);
+            let e = t.get(i);
+            if !e.is_present() {
+                return Err(PagingError::NotMapped { virt });
+            }
+            if let Some(m) = leaf_mapping(e, level, v) {
+                if level > 1 {
+                    return Ok(None);
+                }
+                break m;
+            }
+            level -= 1;
+            path[usize::from(level)] = (self.table(e.addr()), 0, e.addr());
+        };
+        let mut freed = FrameStack::new();
+        let (t, i, _) = path[1];
+        t.set(i, Entry::EMPTY);
+        // The level-`l` table lost an entry; its count is in the entry above.
+        let mut l = 1usize;
+        while l < 4 {
+            let (pt, pi, _) = path[l + 1];
+            let pe = pt.get(pi);
+            let c = pe.count() - 1;
+            if c > 0 {
+                pt.set(pi, pe.with_count(c));
+                break;
+            }
+            pt.set(pi, Entry::EMPTY);
+            // SAFETY: a table of this space that no entry references now.
+            unsafe { freed.push(&self.phys, path[l].2) };
+            l += 1;
+        }
+        if l == 4 {
+            self.root_count -= 1;
+        }
+        self.mmu.flush_page(virt);
+        // SAFETY: tables of this space, from `frames`, flushed and unreferenced.
+        unsafe { freed.release(&self.phys, frames) };
+        Ok(Some(leaf))
     }
 
     /// Unmaps `[virt, virt + size)`, which must be wholly mapped; calls
