@@ -40,12 +40,12 @@ enum Op {
     Protect(PageFlags),
 }
 
-struct ChangeWalk<'r> {
+struct ChangeWalk<R: FnMut(Mapping)> {
     op: Op,
     flush: FlushBatch,
     freed: FrameStack,
     leaves: u64,
-    report: &'r mut dyn FnMut(Mapping),
+    report: R,
 }
 
 /// One huge page replaced by a table: enough to put it back.
@@ -161,11 +161,11 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         virt: VirtAddr,
         size: u64,
         frames: &mut F,
-        mut on_unmapped: impl FnMut(Mapping),
+        on_unmapped: impl FnMut(Mapping),
     ) -> Result<UnmapSummary, PagingError> {
         check_virt_range(virt, size)?;
         self.prepare(virt, size, frames)?;
-        Ok(self.remove_range(virt.as_u64(), size, frames, &mut on_unmapped))
+        Ok(self.remove_range(virt.as_u64(), size, frames, on_unmapped))
     }
 
     /// Gives every leaf of `[virt, virt + size)` the flags `flags` (the
@@ -189,7 +189,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
             flush: FlushBatch::new(),
             freed: FrameStack::new(),
             leaves: 0,
-            report: &mut |_| {},
+            report: |_| {},
         };
         self.change_root(virt.as_u64(), size, &mut w);
         w.flush.finish(&self.mmu);
@@ -364,7 +364,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         v: u64,
         len: u64,
         frames: &mut F,
-        report: &mut dyn FnMut(Mapping),
+        report: impl FnMut(Mapping),
     ) -> UnmapSummary {
         let mut w = ChangeWalk {
             op: Op::Unmap,
@@ -385,7 +385,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         }
     }
 
-    fn change_root(&mut self, v: u64, len: u64, w: &mut ChangeWalk<'_>) {
+    fn change_root(&mut self, v: u64, len: u64, w: &mut ChangeWalk<impl FnMut(Mapping)>) {
         let root = self.table(self.root.start().as_u64());
         let mut count = self.root_count;
         self.change_in(root, 4, v, len, w, &mut count);
@@ -398,7 +398,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         level: u8,
         mut v: u64,
         mut len: u64,
-        w: &mut ChangeWalk<'_>,
+        w: &mut ChangeWalk<impl FnMut(Mapping)>,
         count: &mut u16,
     ) {
         let span = span(level);
@@ -440,7 +440,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         i: usize,
         e: Entry,
         m: Mapping,
-        w: &mut ChangeWalk<'_>,
+        w: &mut ChangeWalk<impl FnMut(Mapping)>,
         count: &mut u16,
     ) {
         w.leaves += 1;
