@@ -11,14 +11,15 @@
 //!              cannot fail, since every leaf now lies wholly inside
 //! ```
 //!
+//! Steps 1 and 2 live in [`split`](super::split).
 //! Flushes are batched ([`FlushBatch`]); emptied tables are freed only after
 //! the flush, so no CPU can still walk through them.
 
-use super::entry::{index, span, Entry, PageSize};
+use super::entry::{index, span, Entry};
 use super::error::{Mapping, PagingError};
 use super::flags::PageFlags;
 use super::flush::FlushBatch;
-use super::space::{check_virt_range, frame_at, intermediate_flags, leaf_mapping, AddressSpace};
+use super::space::{check_virt_range, intermediate_flags, leaf_mapping, AddressSpace};
 use super::table::{FrameStack, Table};
 use crate::addr::{VirtAddr, PAGE_SIZE};
 use crate::arch::{Mmu, PhysMapper};
@@ -46,26 +47,6 @@ struct ChangeWalk<R: FnMut(Mapping)> {
     freed: FrameStack,
     leaves: u64,
     report: R,
-}
-
-/// One huge page replaced by a table: enough to put it back.
-#[derive(Clone, Copy)]
-struct Split {
-    /// The table holding the entry, and the entry's index.
-    table: Table,
-    index: usize,
-    /// The huge leaf that was there.
-    old: Entry,
-    /// The frame of the new table.
-    frame: u64,
-    /// The huge page's first address.
-    virt: u64,
-}
-
-/// The huge pages split by one operation (at most two per end), to undo
-/// them if it fails.
-struct SplitLog {
-    done: [Option<Split>; 4],
 }
 
 impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
@@ -196,167 +177,6 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         Ok(())
     }
 
-    /// Steps 1 and 2: checks that the range is mapped, splits its ends.
-    fn prepare<F: FrameAllocator + ?Sized>(
-        &mut self,
-        virt: VirtAddr,
-        size: u64,
-        frames: &mut F,
-    ) -> Result<(), PagingError> {
-        let root = self.table(self.root.start().as_u64());
-        self.check_mapped(root, 4, virt.as_u64(), size)?;
-        let mut log = SplitLog { done: [None; 4] };
-        let mut flush = FlushBatch::new();
-        let end = virt.as_u64().wrapping_add(size);
-        let r = self
-            .split_at(virt.as_u64(), frames, &mut log, &mut flush)
-            .and_then(|()| self.split_at(end, frames, &mut log, &mut flush));
-        if r.is_err() {
-            // Put the huge pages back; the new tables may have been cached.
-            for sp in log.done.iter().rev().flatten() {
-                sp.table.set(sp.index, sp.old);
-                flush.add(sp.virt);
-            }
-        }
-        flush.finish(&self.mmu);
-        if r.is_err() {
-            for sp in log.done.iter().flatten() {
-                // SAFETY: the split table came from `frames` in `split_at`
-                // and is referenced nowhere since its entry was restored.
-                unsafe { frames.deallocate_frame(frame_at(sp.frame)) };
-            }
-        }
-        r
-    }
-
-    /// First unmapped address of `[v, v + len)` under a level-`level` table.
-    fn check_mapped(
-        &self,
-        t: Table,
-        level: u8,
-        mut v: u64,
-        mut len: u64,
-    ) -> Result<(), PagingError> {
-        let span = span(level);
-        let mut i = index(v, level);
-        while len > 0 {
-            let chunk = (span - (v & (span - 1))).min(len);
-            let e = t.get(i);
-            if !e.is_present() {
-                return Err(PagingError::NotMapped {
-                    virt: VirtAddr::new_truncate(v),
-                });
-            }
-            if !e.is_leaf(level) {
-                self.check_mapped(self.table(e.addr()), level - 1, v, chunk)?;
-            }
-            v = v.wrapping_add(chunk);
-            len -= chunk;
-            i += 1;
-        }
-        Ok(())
-    }
-
-    /// Splits the huge pages that `p` falls strictly inside, down to 4 KiB
-    /// if needed, getting every frame before the first write.
-    fn split_at<F: FrameAllocator + ?Sized>(
-        &mut self,
-        p: u64,
-        frames: &mut F,
-        log: &mut SplitLog,
-        flush: &mut FlushBatch,
-    ) -> Result<(), PagingError> {
-        if p % span(3) == 0 {
-            return Ok(());
-        }
-        let mut t = self.table(self.root.start().as_u64());
-        let mut level = 4;
-        let (t, level) = loop {
-            let e = t.get(index(p, level));
-            if !e.is_present() || level == 1 {
-                return Ok(());
-            }
-            if e.is_leaf(level) {
-                break (t, level);
-            }
-            t = self.table(e.addr());
-            level -= 1;
-        };
-        let need = if level == 3 {
-            1 + usize::from(p % span(2) != 0)
-        } else {
-            1
-        };
-        if level == 2 && p % span(2) == 0 {
-            return Ok(());
-        }
-        let mut got = [0u64; 2];
-        for k in 0..need {
-            match frames.allocate_frame() {
-                Some(f) => got[k] = f.start().as_u64(),
-                None => {
-                    for &f in &got[..k] {
-                        // SAFETY: just allocated from `frames`, never used.
-                        unsafe { frames.deallocate_frame(frame_at(f)) };
-                    }
-                    return Err(PagingError::OutOfFrames { obtained: k as u64 });
-                }
-            }
-        }
-        let child = self.split(t, index(p, level), level, p, got[0], log, flush);
-        if need == 2 {
-            self.split(child, index(p, 2), 2, p, got[1], log, flush);
-        }
-        Ok(())
-    }
-
-    /// Replaces the huge leaf at `t[i]` (level `level`) by a table in `frame`
-    /// of 512 leaves one level down with the same translation; returns it.
-    #[allow(clippy::too_many_arguments)]
-    fn split(
-        &self,
-        t: Table,
-        i: usize,
-        level: u8,
-        p: u64,
-        frame: u64,
-        log: &mut SplitLog,
-        flush: &mut FlushBatch,
-    ) -> Table {
-        let e = t.get(i);
-        let size = if level == 3 {
-            PageSize::Size1G
-        } else {
-            PageSize::Size2M
-        };
-        let child_size = if level == 3 {
-            PageSize::Size2M
-        } else {
-            PageSize::Size4K
-        };
-        let base = e.leaf_addr(size);
-        let nt = self.table(frame);
-        for k in 0..512u64 {
-            nt.set(
-                k as usize,
-                Entry::leaf(base + k * child_size.bytes(), e.flags(), child_size),
-            );
-        }
-        t.set(i, Entry::table(frame, intermediate_flags(e.flags()), 512));
-        let v = p & !(size.bytes() - 1);
-        flush.add(v);
-        if let Some(slot) = log.done.iter_mut().find(|s| s.is_none()) {
-            *slot = Some(Split {
-                table: t,
-                index: i,
-                old: e,
-                frame,
-                virt: v,
-            });
-        }
-        nt
-    }
-
     /// Step 3 for unmapping (also the undo of a failed `map_range`):
     /// removes every leaf of `[v, v + len)`, which lie wholly inside it.
     pub(crate) fn remove_range<F: FrameAllocator + ?Sized>(
@@ -401,8 +221,20 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         w: &mut ChangeWalk<impl FnMut(Mapping)>,
         count: &mut u16,
     ) {
-        let span = span(level);
         let mut i = index(v, level);
+        if level == 1 {
+            // The innermost loop: every entry is a 4 KiB leaf or empty.
+            let n = ((len / PAGE_SIZE) as usize).min(512 - i);
+            for k in 0..n {
+                let e = t.get(i + k);
+                let vk = v.wrapping_add(k as u64 * PAGE_SIZE);
+                if let Some(m) = leaf_mapping(e, 1, vk) {
+                    self.change_leaf(t, i + k, e, m, w, count);
+                }
+            }
+            return;
+        }
+        let span = span(level);
         while len > 0 {
             let chunk = (span - (v & (span - 1))).min(len);
             let e = t.get(i);
