@@ -138,14 +138,16 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
             t = self.table(e.addr());
             level -= 1;
         };
+        if level == 2 && p % span(2) == 0 {
+            return Ok(());
+        }
+        // A 1 GiB page always splits (`p` is not 1 GiB aligned); the 2 MiB
+        // page holding `p` then splits too unless `p` is 2 MiB aligned.
         let need = if level == 3 {
             1 + usize::from(p % span(2) != 0)
         } else {
             1
         };
-        if level == 2 && p % span(2) == 0 {
-            return Ok(());
-        }
         let mut got = [0u64; 2];
         for k in 0..need {
             match frames.allocate_frame() {
