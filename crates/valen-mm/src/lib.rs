@@ -23,9 +23,11 @@ pub mod frame_alloc;
 pub mod hosted;
 pub mod layout;
 pub mod memmap;
+pub mod pmm;
 pub mod sync;
 
 pub use addr::{Frame, Page, PhysAddr, VirtAddr, PAGE_SIZE};
 pub use frame_alloc::FrameAllocator;
 pub use layout::KERNEL_VIRT_OFFSET;
 pub use memmap::{MemoryMap, Region, RegionKind};
+pub use pmm::{LockedPmm, Pmm, PmmError};
