@@ -154,17 +154,46 @@ impl<'a> FrameBitmap<'a> {
     #[inline]
     pub fn alloc_one(&mut self) -> Option<u64> {
         let mut w = self.hint;
-        if self.words[w] == !0 {
+        let mut word = self.words[w];
+        if word == !0 {
             w = match self.has_free.next_set(w + 1) {
                 Some(w) => w,
                 None => self.has_free.next_set(0)?,
             };
             self.hint = w;
+            word = self.words[w];
         }
-        let word = self.words[w];
         let bit = (!word).trailing_zeros();
-        self.set_word(w, word | 1 << bit);
+        let new = word | 1 << bit;
+        self.words[w] = new;
+        self.free -= 1;
+        self.has_free.clear_if(w, new == !0);
+        if word == 0 {
+            self.empty.clear(w);
+        }
         Some(w as u64 * 64 + bit as u64)
+    }
+
+    /// Frees one used frame (below [`frames`](Self::frames)); `false` and
+    /// nothing changed if it is already free.
+    #[inline]
+    pub fn release_one(&mut self, frame: u64) -> bool {
+        let w = (frame / 64) as usize;
+        let m = 1u64 << (frame % 64);
+        let old = self.words[w];
+        if old & m == 0 {
+            return false;
+        }
+        let new = old & !m;
+        self.words[w] = new;
+        self.free += 1;
+        if old == !0 {
+            self.has_free.set(w);
+        }
+        if new == 0 {
+            self.empty.set(w);
+        }
+        true
     }
 
     /// Takes the lowest free frame, if it lies below frame `limit`.

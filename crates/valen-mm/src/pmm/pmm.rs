@@ -119,14 +119,31 @@ impl Pmm<'_> {
     /// use [`free_pages`](Self::free_pages) for the run).
     #[inline]
     pub fn free_page(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
-        let f = self.check_range(addr, 1)?;
-        if self.bitmap.is_free(f) {
-            return Err(PmmError::DoubleFree {
-                addr: addr.as_u64(),
-            });
+        let a = addr.as_u64();
+        if a % PAGE_SIZE != 0 {
+            return Err(PmmError::Unaligned { addr: a });
         }
-        self.bitmap.set_range(f, f + 1, false);
+        let f = a / PAGE_SIZE;
+        if f >= self.bitmap.frames() {
+            return Err(self.outside(a));
+        }
+        if f < FIRST_FRAME {
+            return Err(PmmError::BelowMinimum { addr: a });
+        }
+        if !self.allocatable.contains(f) {
+            return Err(PmmError::Reserved { addr: a });
+        }
+        if !self.bitmap.release_one(f) {
+            return Err(PmmError::DoubleFree { addr: a });
+        }
         Ok(())
+    }
+
+    fn outside(&self, addr: u64) -> PmmError {
+        PmmError::OutsideRam {
+            addr,
+            ram_end: self.ram_end().as_u64(),
+        }
     }
 
     /// Frees the `count` frames from `addr`; all of them must be allocated.
@@ -272,7 +289,7 @@ impl Pmm<'_> {
     /// valid and every frame is currently `!used`; else changes nothing.
     fn set_checked(&mut self, addr: PhysAddr, count: u64, used: bool) -> Result<(), PmmError> {
         let start = self.check_range(addr, count)?;
-        if let Some(f) = self.bitmap.first_with(start, start + count, !used) {
+        if let Some(f) = self.bitmap.first_with(start, start + count, used) {
             let addr = f * PAGE_SIZE;
             return Err(if used {
                 PmmError::AlreadyUsed { addr }

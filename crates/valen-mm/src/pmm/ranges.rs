@@ -80,6 +80,19 @@ impl FrameRanges {
         self.as_slice().iter().map(|(s, e)| e - s).sum()
     }
 
+    /// Whether some range holds `frame`. Without branches for short lists
+    /// (a typical map has a handful of usable regions), else a binary search.
+    #[inline]
+    pub fn contains(&self, frame: u64) -> bool {
+        if self.len <= 8 {
+            self.ranges[..8]
+                .iter()
+                .fold(false, |hit, &(s, e)| hit | ((frame >= s) & (frame < e)))
+        } else {
+            self.containing(frame).is_some()
+        }
+    }
+
     /// The range holding `frame`, if any.
     #[inline]
     pub fn containing(&self, frame: u64) -> Option<(u64, u64)> {

@@ -94,6 +94,17 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// Clears bit `idx` of level 0 if `cond`, without a branch on `cond`;
+    /// climbs (rarely) only when the level-0 word becomes zero.
+    #[inline]
+    pub(crate) fn clear_if(&mut self, idx: usize, cond: bool) {
+        let w = &mut self.levels[0][idx / 64];
+        *w &= !((cond as u64) << (idx % 64));
+        if *w == 0 {
+            self.clear(idx);
+        }
+    }
+
     /// Clears bit `idx` of level 0 and the bits above it that become clear.
     pub(crate) fn clear(&mut self, mut idx: usize) {
         for level in self.levels[..self.depth].iter_mut() {
