@@ -35,3 +35,6 @@ pub use ranges::{FrameRanges, MAX_RANGES};
 
 /// The first frame the PMM ever hands out (2 MiB / 4 KiB).
 pub(crate) const FIRST_FRAME: u64 = MIN_ALLOC_ADDR / crate::addr::PAGE_SIZE;
+
+#[cfg(all(test, feature = "hosted"))]
+mod tests;
