@@ -17,14 +17,26 @@ mod common;
 
 use bitmap_allocator::{BitAlloc, BitAlloc16M};
 use buddy_system_allocator::FrameAllocator as Buddy;
-use common::{median_ns_per_op, print_table, Rng, Row};
+use common::{median, median_ns_per_op, print_table, Rng, Row};
 use std::hint::black_box;
 use valen_mm::pmm::{storage_words, Pmm};
 use valen_mm::{MemoryMap, PhysAddr, RegionKind};
 
 const FRAMES: u64 = 4_194_304;
 const GIB: u64 = 1 << 30;
-const REPS: usize = 5;
+const REPS: usize = 7;
+
+/// Runs each measurement `reps` times, round-robin, so that load changes on
+/// the shared machine hit every implementation alike; the median of each.
+fn interleave<const N: usize>(reps: usize, mut runs: [&mut dyn FnMut() -> f64; N]) -> [f64; N] {
+    let mut samples = vec![Vec::new(); N];
+    for _ in 0..reps {
+        for (i, run) in runs.iter_mut().enumerate() {
+            samples[i].push(run());
+        }
+    }
+    core::array::from_fn(|i| median(&mut samples[i]))
+}
 
 /// The 16 GiB map: RAM everywhere but the first 2 MiB and [3 GiB, 3.25 GiB).
 fn map() -> MemoryMap {
@@ -90,93 +102,100 @@ fn f1(map: &MemoryMap, occupancy: f64, pairs: usize) -> Row {
         v
     };
 
-    let ours = median_ns_per_op(
-        REPS,
-        || {
-            let mut p = Pmm::new_in(storage(), map).unwrap();
-            for &f in &initially {
-                p.mark_used(addr(f)).unwrap();
-            }
-            p
-        },
-        |mut p| {
-            let mut failures = 0u64;
-            let mut sum = 0u64;
-            for &f in &frees {
-                match p.alloc_page() {
-                    Some(a) => sum = sum.wrapping_add(a.number()),
-                    None => failures += 1,
+    let mut ours = || {
+        median_ns_per_op(
+            1,
+            || {
+                let mut p = Pmm::new_in(storage(), map).unwrap();
+                for &f in &initially {
+                    p.mark_used(addr(f)).unwrap();
                 }
-                failures += p.free_page(addr(f)).is_err() as u64;
-            }
-            assert_eq!(failures, 0);
-            (frees.len() as u64, sum)
-        },
-    );
-
-    let bitmap = median_ns_per_op(
-        REPS,
-        || {
-            let mut b = bitalloc();
-            for &(s, e) in &ranges {
-                b.insert(s as usize..e as usize);
-            }
-            for &f in &initially {
-                b.remove(f as usize..f as usize + 1);
-            }
-            b
-        },
-        |mut b| {
-            let mut failures = 0u64;
-            let mut sum = 0usize;
-            for &f in &frees {
-                match b.alloc() {
-                    Some(a) => sum = sum.wrapping_add(a),
-                    None => failures += 1,
+                p
+            },
+            |mut p| {
+                let mut failures = 0u64;
+                let mut sum = 0u64;
+                for &f in &frees {
+                    match p.alloc_page() {
+                        Some(a) => sum = sum.wrapping_add(a.number()),
+                        None => failures += 1,
+                    }
+                    failures += p.free_page(addr(f)).is_err() as u64;
                 }
-                failures += !b.dealloc(f as usize) as u64;
-            }
-            assert_eq!(failures, 0);
-            (frees.len() as u64, b)
-        },
-    );
+                assert_eq!(failures, 0);
+                (frees.len() as u64, sum)
+            },
+        )
+    };
 
-    let buddy = median_ns_per_op(
-        REPS,
-        || {
-            let mut b = Buddy::<33>::new();
-            let mut start = None;
-            for &(s, e) in &ranges {
-                for f in s..e {
-                    match (is_init[f as usize], start) {
-                        (false, None) => start = Some(f),
-                        (true, Some(st)) => {
-                            b.add_frame(st as usize, f as usize);
-                            start = None;
+    let mut bitmap = || {
+        median_ns_per_op(
+            1,
+            || {
+                let mut b = bitalloc();
+                for &(s, e) in &ranges {
+                    b.insert(s as usize..e as usize);
+                }
+                for &f in &initially {
+                    b.remove(f as usize..f as usize + 1);
+                }
+                b
+            },
+            |mut b| {
+                let mut failures = 0u64;
+                let mut sum = 0usize;
+                for &f in &frees {
+                    match b.alloc() {
+                        Some(a) => sum = sum.wrapping_add(a),
+                        None => failures += 1,
+                    }
+                    failures += !b.dealloc(f as usize) as u64;
+                }
+                assert_eq!(failures, 0);
+                (frees.len() as u64, b)
+            },
+        )
+    };
+
+    let mut buddy = || {
+        median_ns_per_op(
+            1,
+            || {
+                let mut b = Buddy::<33>::new();
+                let mut start = None;
+                for &(s, e) in &ranges {
+                    for f in s..e {
+                        match (is_init[f as usize], start) {
+                            (false, None) => start = Some(f),
+                            (true, Some(st)) => {
+                                b.add_frame(st as usize, f as usize);
+                                start = None;
+                            }
+                            _ => {}
                         }
-                        _ => {}
+                    }
+                    if let Some(st) = start.take() {
+                        b.add_frame(st as usize, e as usize);
                     }
                 }
-                if let Some(st) = start.take() {
-                    b.add_frame(st as usize, e as usize);
+                b
+            },
+            |mut b| {
+                let mut failures = 0u64;
+                let mut sum = 0usize;
+                for &f in &frees {
+                    match b.alloc(1) {
+                        Some(a) => sum = sum.wrapping_add(a),
+                        None => failures += 1,
+                    }
+                    b.dealloc(f as usize, 1);
                 }
-            }
-            b
-        },
-        |mut b| {
-            let mut failures = 0u64;
-            let mut sum = 0usize;
-            for &f in &frees {
-                match b.alloc(1) {
-                    Some(a) => sum = sum.wrapping_add(a),
-                    None => failures += 1,
-                }
-                b.dealloc(f as usize, 1);
-            }
-            assert_eq!(failures, 0);
-            (frees.len() as u64, b)
-        },
-    );
+                assert_eq!(failures, 0);
+                (frees.len() as u64, b)
+            },
+        )
+    };
+    let [ours, bitmap, buddy] = interleave(REPS, [&mut ours, &mut bitmap, &mut buddy]);
     Row {
         name: format!("F1 alloc+free pair, {:.0}% used", occupancy * 100.0),
         values: vec![
@@ -277,31 +296,36 @@ fn f2(map: &MemoryMap) -> (Row, u64, u64) {
     let total: u64 = ranges.iter().map(|(s, e)| e - s).sum();
     let trace = f2_trace(total, 300_000);
     let mut ours_failures = 0;
-    let ours = median_ns_per_op(
-        REPS,
-        || Pmm::new_in(storage(), map).unwrap(),
-        |mut p| {
-            let (ops, fails) = run_f2(&trace, &mut p);
-            ours_failures = fails;
-            (ops, p.free_frames())
-        },
-    );
+    let mut ours = || {
+        median_ns_per_op(
+            1,
+            || Pmm::new_in(storage(), map).unwrap(),
+            |mut p| {
+                let (ops, fails) = run_f2(&trace, &mut p);
+                ours_failures = fails;
+                (ops, p.free_frames())
+            },
+        )
+    };
     let mut buddy_failures = 0;
-    let buddy = median_ns_per_op(
-        REPS,
-        || {
-            let mut b = Buddy::<33>::new();
-            for &(s, e) in &ranges {
-                b.add_frame(s as usize, e as usize);
-            }
-            b
-        },
-        |mut b| {
-            let (ops, fails) = run_f2(&trace, &mut b);
-            buddy_failures = fails;
-            (ops, b)
-        },
-    );
+    let mut buddy = || {
+        median_ns_per_op(
+            1,
+            || {
+                let mut b = Buddy::<33>::new();
+                for &(s, e) in &ranges {
+                    b.add_frame(s as usize, e as usize);
+                }
+                b
+            },
+            |mut b| {
+                let (ops, fails) = run_f2(&trace, &mut b);
+                buddy_failures = fails;
+                (ops, b)
+            },
+        )
+    };
+    let [ours, buddy] = interleave(REPS, [&mut ours, &mut buddy]);
     let row = Row {
         name: format!("F2 contiguous 1..=512, 60% churn ({} ops)", trace.len()),
         values: vec![("valen-mm".into(), ours), ("buddy".into(), buddy)],

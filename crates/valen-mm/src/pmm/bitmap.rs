@@ -113,16 +113,19 @@ impl<'a> FrameBitmap<'a> {
     }
 
     /// Frames the bitmap covers.
+    #[inline]
     pub fn frames(&self) -> u64 {
         self.frames
     }
 
     /// Free frames.
+    #[inline]
     pub fn free_frames(&self) -> u64 {
         self.free
     }
 
     /// Whether `frame` (below [`frames`](Self::frames)) is free.
+    #[inline]
     pub fn is_free(&self, frame: u64) -> bool {
         self.words[(frame / 64) as usize] & (1 << (frame % 64)) == 0
     }
@@ -149,20 +152,25 @@ impl<'a> FrameBitmap<'a> {
         }
     }
 
-    /// Takes one free frame: the next one at or after the last word that
-    /// had one (next fit), found through the summary, never by a scan.
+    /// Takes one free frame: the first one at or after the word where the
+    /// last one was found (next fit), located through the summary, never by
+    /// a scan. The common case reads one summary word and one bitmap word
+    /// and takes no branch that depends on them.
     #[inline]
     pub fn alloc_one(&mut self) -> Option<u64> {
-        let mut w = self.hint;
-        let mut word = self.words[w];
-        if word == !0 {
-            w = match self.has_free.next_set(w + 1) {
+        let h = self.hint;
+        // Words of this 64-word group, from the hint on, that have a free frame.
+        let group = self.has_free.level0_word(h / 64) & (!0u64 << (h % 64));
+        let w = if group != 0 {
+            (h & !63) + group.trailing_zeros() as usize
+        } else {
+            match self.has_free.next_set((h | 63) + 1) {
                 Some(w) => w,
                 None => self.has_free.next_set(0)?,
-            };
-            self.hint = w;
-            word = self.words[w];
-        }
+            }
+        };
+        self.hint = w;
+        let word = self.words[w];
         let bit = (!word).trailing_zeros();
         let new = word | 1 << bit;
         self.words[w] = new;
@@ -187,9 +195,9 @@ impl<'a> FrameBitmap<'a> {
         let new = old & !m;
         self.words[w] = new;
         self.free += 1;
-        if old == !0 {
-            self.has_free.set(w);
-        }
+        // Unconditional: cheaper than a branch on `old == !0`, which is
+        // unpredictable when memory is nearly full.
+        self.has_free.set(w);
         if new == 0 {
             self.empty.set(w);
         }
@@ -197,6 +205,7 @@ impl<'a> FrameBitmap<'a> {
     }
 
     /// Takes the lowest free frame, if it lies below frame `limit`.
+    #[inline]
     pub fn alloc_one_below(&mut self, limit: u64) -> Option<u64> {
         let frame = self.next_free(0)?;
         if frame >= limit {
@@ -208,6 +217,7 @@ impl<'a> FrameBitmap<'a> {
     }
 
     /// The first free frame at or after `pos`.
+    #[inline]
     pub fn next_free(&self, pos: u64) -> Option<u64> {
         let w = (pos / 64) as usize;
         let here = !*self.words.get(w)? & (!0u64 << (pos % 64));
@@ -219,6 +229,7 @@ impl<'a> FrameBitmap<'a> {
     }
 
     /// The first frame in `[start, end)` whose bit equals `used`.
+    #[inline]
     pub fn first_with(&self, start: u64, end: u64, used: bool) -> Option<u64> {
         let mut pos = start;
         while pos < end {
@@ -239,6 +250,7 @@ impl<'a> FrameBitmap<'a> {
 
     /// Sets the bits of `[start, end)` to `used`, word by word. The caller has
     /// checked the range (inside the bitmap, every bit currently `!used`).
+    #[inline]
     pub fn set_range(&mut self, start: u64, end: u64, used: bool) {
         let mut pos = start;
         while pos < end {

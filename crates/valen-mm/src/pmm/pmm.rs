@@ -44,6 +44,7 @@ impl Pmm<'_> {
     }
 
     /// One past the highest address the bitmap covers (the highest usable end).
+    #[inline]
     pub fn ram_end(&self) -> PhysAddr {
         PhysAddr::new_truncate(self.bitmap.frames() * PAGE_SIZE)
     }
@@ -67,6 +68,7 @@ impl Pmm<'_> {
 
     /// The lowest free frame if it lies below `limit` (for example
     /// [`ISA_DMA_LIMIT`] or [`DMA32_LIMIT`]), else `None`.
+    #[inline]
     pub fn alloc_page_below(&mut self, limit: PhysAddr) -> Option<Frame> {
         self.bitmap
             .alloc_one_below(limit.as_u64() / PAGE_SIZE)
@@ -82,6 +84,7 @@ impl Pmm<'_> {
     /// `count` contiguous free frames whose first frame number is a multiple
     /// of `align_frames` (a power of two; 512 gives a 2 MiB aligned run).
     /// Never rounds `count` up.
+    #[inline]
     pub fn alloc_contiguous(
         &mut self,
         count: u64,
@@ -92,6 +95,7 @@ impl Pmm<'_> {
 
     /// As [`alloc_contiguous`](Self::alloc_contiguous), with the whole run
     /// below `limit`.
+    #[inline]
     pub fn alloc_contiguous_below(
         &mut self,
         count: u64,
@@ -147,17 +151,20 @@ impl Pmm<'_> {
     }
 
     /// Frees the `count` frames from `addr`; all of them must be allocated.
+    #[inline]
     pub fn free_pages(&mut self, addr: PhysAddr, count: u64) -> Result<(), PmmError> {
         self.set_checked(addr, count, false)
     }
 
     /// Marks one frame free (the spec's `pmm_mark_free`): as [`free_page`](Self::free_page).
+    #[inline]
     pub fn mark_free(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
         self.set_checked(addr, 1, false)
     }
 
     /// Marks one free frame used (the spec's `pmm_mark_used`), so it is never
     /// handed out until freed.
+    #[inline]
     pub fn mark_used(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
         self.set_checked(addr, 1, true)
     }
@@ -179,16 +186,19 @@ impl Pmm<'_> {
     }
 
     /// Frames of usable RAM (not the highest address: holes do not count).
+    #[inline]
     pub fn total_frames(&self) -> u64 {
         self.total_frames
     }
 
     /// Free frames.
+    #[inline]
     pub fn free_frames(&self) -> u64 {
         self.bitmap.free_frames()
     }
 
     /// Frames of usable RAM in use (including those below 2 MiB and the bitmap).
+    #[inline]
     pub fn used_frames(&self) -> u64 {
         self.total_frames - self.bitmap.free_frames()
     }

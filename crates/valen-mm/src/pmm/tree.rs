@@ -77,11 +77,13 @@ impl<'a> Tree<'a> {
     }
 
     /// Whether bit `idx` of level 0 is set.
+    #[inline]
     pub(crate) fn get(&self, idx: usize) -> bool {
         self.levels[0][idx / 64] & (1 << (idx % 64)) != 0
     }
 
     /// Sets bit `idx` of level 0 and the bits above it that become set.
+    #[inline]
     pub(crate) fn set(&mut self, mut idx: usize) {
         for level in self.levels[..self.depth].iter_mut() {
             let w = &mut level[idx / 64];
@@ -106,6 +108,7 @@ impl<'a> Tree<'a> {
     }
 
     /// Clears bit `idx` of level 0 and the bits above it that become clear.
+    #[inline]
     pub(crate) fn clear(&mut self, mut idx: usize) {
         for level in self.levels[..self.depth].iter_mut() {
             let w = &mut level[idx / 64];
@@ -118,6 +121,7 @@ impl<'a> Tree<'a> {
     }
 
     /// The first set bit at `level` with index `>= idx`, as an index at that level.
+    #[inline]
     pub(crate) fn next_set_at(&self, level: usize, mut idx: usize) -> Option<usize> {
         let mut k = level;
         loop {
@@ -142,11 +146,13 @@ impl<'a> Tree<'a> {
     }
 
     /// The first set level-0 bit with index `>= idx`.
+    #[inline]
     pub(crate) fn next_set(&self, idx: usize) -> Option<usize> {
         self.next_set_at(0, idx)
     }
 
     /// Word `w` of level 0 (64 level-0 bits).
+    #[inline]
     pub(crate) fn level0_word(&self, w: usize) -> u64 {
         self.levels[0][w]
     }
