@@ -130,28 +130,6 @@ impl<'a> FrameBitmap<'a> {
         self.words[(frame / 64) as usize] & (1 << (frame % 64)) == 0
     }
 
-    /// Stores `new` into word `w`, keeping the summaries and the free count in step.
-    #[inline]
-    pub(super) fn set_word(&mut self, w: usize, new: u64) {
-        let old = self.words[w];
-        self.words[w] = new;
-        self.free = self.free + old.count_ones() as u64 - new.count_ones() as u64;
-        if (old == !0) != (new == !0) {
-            if new == !0 {
-                self.has_free.clear(w);
-            } else {
-                self.has_free.set(w);
-            }
-        }
-        if (old == 0) != (new == 0) {
-            if new == 0 {
-                self.empty.set(w);
-            } else {
-                self.empty.clear(w);
-            }
-        }
-    }
-
     /// Takes one free frame: the first one at or after the word where the
     /// last one was found (next fit), located through the summary, never by
     /// a scan. The common case reads one summary word and one bitmap word
@@ -211,8 +189,7 @@ impl<'a> FrameBitmap<'a> {
         if frame >= limit {
             return None;
         }
-        let w = (frame / 64) as usize;
-        self.set_word(w, self.words[w] | 1 << (frame % 64));
+        self.set_range(frame, frame + 1, true);
         Some(frame)
     }
 
@@ -248,21 +225,56 @@ impl<'a> FrameBitmap<'a> {
         None
     }
 
-    /// Sets the bits of `[start, end)` to `used`, word by word. The caller has
-    /// checked the range (inside the bitmap, every bit currently `!used`).
+    /// Sets the bits of `[start, end)` to `used`, keeping the summaries and
+    /// the free count in step: the (at most two) partial words one by one,
+    /// the whole words between them in bulk. The caller has checked the
+    /// range: inside the bitmap, and every bit in it currently `!used`.
     #[inline]
     pub fn set_range(&mut self, start: u64, end: u64, used: bool) {
-        let mut pos = start;
-        while pos < end {
-            let w = (pos / 64) as usize;
-            let word_end = (w as u64 + 1) * 64;
-            let mut m = !0u64 << (pos % 64);
-            if end < word_end {
-                m &= !0u64 >> (word_end - end);
+        if start >= end {
+            return;
+        }
+        let (first, last) = ((start / 64) as usize, ((end - 1) / 64) as usize);
+        let lo = !0u64 << (start % 64);
+        let hi = !0u64 >> (63 - (end - 1) % 64);
+        if first == last {
+            self.set_bits(first, lo & hi, used);
+        } else {
+            self.set_bits(first, lo, used);
+            if first + 1 < last {
+                // Whole words: all used (none free, none empty) or all free.
+                self.words[first + 1..last].fill(if used { !0 } else { 0 });
+                self.has_free.fill(first + 1, last, !used);
+                self.empty.fill(first + 1, last, !used);
             }
-            let old = self.words[w];
-            self.set_word(w, if used { old | m } else { old & !m });
-            pos = word_end;
+            self.set_bits(last, hi, used);
+        }
+        if used {
+            self.free -= end - start;
+        } else {
+            self.free += end - start;
+        }
+    }
+
+    /// Sets (`used`) or clears the bits `m` of word `w` and its summary bits;
+    /// the free count is the caller's.
+    #[inline]
+    fn set_bits(&mut self, w: usize, m: u64, used: bool) {
+        let old = self.words[w];
+        if used {
+            let new = old | m;
+            self.words[w] = new;
+            self.has_free.clear_if(w, new == !0);
+            if old == 0 {
+                self.empty.clear(w);
+            }
+        } else {
+            let new = old & !m;
+            self.words[w] = new;
+            self.has_free.set(w);
+            if new == 0 {
+                self.empty.set(w);
+            }
         }
     }
 

@@ -18,24 +18,31 @@
 
 use super::bitmap::FrameBitmap;
 
-/// Bit `p` set where bits `p .. p + n` of `free` are all set (`1 <= n <= 64`).
-fn run_starts(free: u64, n: u32) -> u64 {
-    let (mut s, mut have) = (free, 1);
-    while have < n {
-        let sh = have.min(n - have);
-        s &= s >> sh;
-        have += sh;
-    }
-    s
+/// Bit `p` set, for `p` a multiple of `width`, where bits `p .. p + count`
+/// of `used` are all clear (`1 <= count <= width <= 64`, `width` a power of
+/// two). No loop: each `width`-bit field is tested at once with the exact
+/// "field is zero" trick (add `0111..1` to each field without its top bit:
+/// the top bit ends up set iff some lower bit was).
+fn field_starts(used: u64, count: u32, width: u32) -> u64 {
+    let starts = align_mask(width as u64);
+    let tops = starts << (width - 1);
+    let x = used & starts.wrapping_mul(low_bits(count as u64));
+    let y = (x & !tops).wrapping_add(!tops);
+    (!(y | x) & tops) >> (width - 1)
 }
 
 /// Bits at the multiples of `align` (a power of two up to 64).
 fn align_mask(align: u64) -> u64 {
-    if align >= 64 {
-        1
-    } else {
-        u64::MAX / ((1u64 << align) - 1)
-    }
+    const MASKS: [u64; 7] = [
+        !0,
+        0x5555_5555_5555_5555,
+        0x1111_1111_1111_1111,
+        0x0101_0101_0101_0101,
+        0x0001_0001_0001_0001,
+        0x0000_0001_0000_0001,
+        1,
+    ];
+    MASKS[(align.trailing_zeros() as usize).min(6)]
 }
 
 /// Mask of the low `n` bits (`n <= 64`).
@@ -83,7 +90,6 @@ impl FrameBitmap<'_> {
 
     /// Runs that fit inside one word (`count <= align <= 64`).
     fn find_in_words(&self, count: u64, align: u64, from: u64, to: u64) -> Option<u64> {
-        let mask = align_mask(align);
         let mut w = (from / 64) as usize;
         let mut low = !0u64 << (from % 64);
         loop {
@@ -91,7 +97,7 @@ impl FrameBitmap<'_> {
             if base + count > to {
                 return None;
             }
-            let starts = run_starts(!self.words[w] & low, count as u32) & mask;
+            let starts = field_starts(self.words[w] | !low, count as u32, align as u32);
             // Starts whose run would end past `to`.
             let last = to - count - base; // >= 0 by the check above
             let starts = starts & low_bits(last + 1);
@@ -109,7 +115,6 @@ impl FrameBitmap<'_> {
         let step = align / 64; // alignment in words
         let full = (count / 64) as u32;
         let tail = count % 64;
-        let mask = align_mask(step);
         let first = from.div_ceil(align) * align / 64; // first candidate word
         let mut g = (first / 64) as usize; // group of 64 words: one "empty" word
         let mut low = !0u64 << (first % 64);
@@ -118,22 +123,26 @@ impl FrameBitmap<'_> {
                 return None;
             }
             let group = self.empty_group(g)?;
-            let mut starts = run_starts(group & low, full) & mask;
-            while starts != 0 {
-                let w = g * 64 + starts.trailing_zeros() as usize;
-                let start = w as u64 * 64;
-                if start + count > to {
-                    return None;
+            let starts = field_starts(!(group & low), full, step as u32);
+            // Which candidates have a tail that fits: all their tail words are
+            // read before any is judged, so the loads overlap instead of
+            // each waiting behind a mispredicted branch on the one before.
+            let fits = if tail == 0 {
+                starts
+            } else {
+                let (mut ok, mut c) = (0u64, starts);
+                while c != 0 {
+                    let b = c.trailing_zeros();
+                    let w = g * 64 + b as usize + full as usize;
+                    let x = self.words.get(w).copied().unwrap_or(!0);
+                    ok |= ((x & low_bits(tail) == 0) as u64) << b;
+                    c &= c - 1;
                 }
-                let tail_ok = tail == 0
-                    || self
-                        .words
-                        .get(w + full as usize)
-                        .is_some_and(|&x| x & low_bits(tail) == 0);
-                if tail_ok {
-                    return Some(start);
-                }
-                starts &= starts - 1;
+                starts & ok
+            };
+            if fits != 0 {
+                let start = (g * 64 + fits.trailing_zeros() as usize) as u64 * 64;
+                return (start + count <= to).then_some(start);
             }
             g = self.empty.next_set_at(1, g + 1)?;
             low = !0;
@@ -177,6 +186,40 @@ impl FrameBitmap<'_> {
 mod tests {
     use super::super::bitmap::storage_words;
     use super::*;
+
+    /// Bit `p` set where bits `p .. p + n` of `free` are all set (`1 <= n <= 64`).
+    fn run_starts(free: u64, n: u32) -> u64 {
+        let (mut s, mut have) = (free, 1);
+        while have < n {
+            let sh = have.min(n - have);
+            s &= s >> sh;
+            have += sh;
+        }
+        s
+    }
+
+    #[test]
+    fn field_starts_is_run_starts_at_aligned_places() {
+        let mut x = 0x1234_5678_9abc_def1u64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Sparse and dense patterns alike.
+            for used in [x, x & (x >> 3), x | (x << 5), x & (x >> 1) & (x >> 2)] {
+                for width in [1u32, 2, 4, 8, 16, 32, 64] {
+                    for count in 1..=width {
+                        let want = run_starts(!used, count) & align_mask(width as u64);
+                        assert_eq!(
+                            field_starts(used, count, width),
+                            want,
+                            "{used:#x} {count} {width}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn bit_tricks() {

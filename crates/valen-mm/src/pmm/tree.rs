@@ -96,6 +96,40 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// Sets (`value`) or clears level-0 bits `[start, end)` in bulk and
+    /// brings the levels above in step.
+    pub(crate) fn fill(&mut self, start: usize, end: usize, value: bool) {
+        if start >= end {
+            return;
+        }
+        super::bitmap::fill_bits(self.levels[0], start as u64, end as u64, value);
+        for j in start / 64..=(end - 1) / 64 {
+            let nonzero = self.levels[0][j] != 0;
+            self.fix_from(1, j, nonzero);
+        }
+    }
+
+    /// Makes bit `idx` of `level` equal `nonzero` and climbs while that
+    /// changes whether its word is zero.
+    fn fix_from(&mut self, level: usize, mut idx: usize, nonzero: bool) {
+        for lv in self.levels[level.min(self.depth)..self.depth].iter_mut() {
+            let w = &mut lv[idx / 64];
+            let was = *w;
+            if nonzero {
+                *w |= 1 << (idx % 64);
+                if was != 0 {
+                    return;
+                }
+            } else {
+                *w &= !(1 << (idx % 64));
+                if *w != 0 || was == 0 {
+                    return;
+                }
+            }
+            idx /= 64;
+        }
+    }
+
     /// Clears bit `idx` of level 0 if `cond`, without a branch on `cond`;
     /// climbs (rarely) only when the level-0 word becomes zero.
     #[inline]
