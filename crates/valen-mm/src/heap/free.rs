@@ -1,0 +1,168 @@
+//! `free` and the checks every block pointer passes first.
+//!
+//! Before the heap trusts a pointer it checks, reading only its own regions:
+//!
+//! ```text
+//!  1. in a region, 16-aligned          else ForeignPointer
+//!  2. its tag has HEAP_MAGIC           else BadMagic
+//!  3. not FREE, not END, sane size     else DoubleFree / BadSize
+//!  4. the next block's tag is intact   else Overflow (repaired when provable)
+//!  5. a free predecessor's tag matches else FreeNeighbourDamaged
+//! ```
+//!
+//! Only then does it merge and list anything, so a bad pointer never reaches
+//! the free lists.
+
+use super::block::{Block, Tag, END, FREE, MIN_BLOCK, PREV_FREE};
+use super::error::BlockError;
+use super::tlsf::Heap;
+use crate::addr::VirtAddr;
+
+fn va(p: usize) -> VirtAddr {
+    VirtAddr::new_truncate(p as u64)
+}
+
+impl Heap {
+    /// Returns the block at `ptr` to the heap (the spec's `free`).
+    /// `free(null)` does nothing.
+    ///
+    /// A refused pointer is reported and changes nothing, except that an
+    /// overflow into the next header is undone when the damaged tag can be
+    /// proven (its size still matches the block after it); the overflowed
+    /// block itself then stays allocated.
+    ///
+    /// # Safety
+    /// If `ptr` is a live block of this heap, nothing uses it any more.
+    #[inline]
+    pub unsafe fn free(&mut self, ptr: *mut u8) -> Result<(), BlockError> {
+        if ptr.is_null() {
+            return Ok(());
+        }
+        let (b, tag) = match self.validate(ptr) {
+            Ok(v) => v,
+            Err(BlockError::Overflow {
+                addr,
+                header,
+                found,
+                ..
+            }) => {
+                let b = Block::from_payload(ptr);
+                let next = b.offset((header.as_u64() as usize).wrapping_sub(b.addr()));
+                let repaired = self.repair(next, found);
+                return Err(BlockError::Overflow {
+                    addr,
+                    header,
+                    found,
+                    repaired,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        // SAFETY: validated: a used block with intact neighbours.
+        unsafe { self.release(b, tag.size()) };
+        Ok(())
+    }
+
+    /// Checks that `ptr` is a used block of this heap (steps 1-5 above).
+    pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag), BlockError> {
+        let addr = ptr as usize;
+        let b = Block::from_payload(ptr);
+        let span = if addr % 16 == 0 && addr >= 16 {
+            self.span_of(b.addr())
+        } else {
+            None
+        };
+        let Some(span) = span else {
+            return Err(BlockError::ForeignPointer { addr: va(addr) });
+        };
+        // SAFETY: `b` lies inside `span`, a minimal block before its end.
+        let tag = unsafe { b.tag() };
+        if !tag.magic_ok() {
+            return Err(BlockError::BadMagic {
+                addr: va(addr),
+                found: tag.magic(),
+            });
+        }
+        if tag.has(FREE) {
+            return Err(BlockError::DoubleFree { addr: va(addr) });
+        }
+        let size = tag.size();
+        let sentinel = span.end - 16;
+        if tag.has(END) || size < MIN_BLOCK || size > sentinel - b.addr() {
+            return Err(BlockError::BadSize {
+                addr: va(addr),
+                found: size,
+            });
+        }
+        let next = b.offset(size);
+        // SAFETY: `next <= sentinel`, inside the span.
+        let ntag = unsafe { next.tag() };
+        if ntag.magic_ok() && ntag.has(PREV_FREE) {
+            // The next block says this memory is free: `ptr` is a stale
+            // header inside a free block (freed and merged before).
+            return Err(BlockError::DoubleFree { addr: va(addr) });
+        }
+        if !ntag.magic_ok() {
+            return Err(BlockError::Overflow {
+                addr: va(addr),
+                header: va(next.addr()),
+                found: ntag.0,
+                repaired: false,
+            });
+        }
+        if tag.has(PREV_FREE) {
+            // SAFETY: `b` is inside the span; its first word is readable.
+            let psize = unsafe { b.prev_size() };
+            let ok = psize >= MIN_BLOCK && psize % 16 == 0 && psize <= b.addr() - span.start;
+            // SAFETY: checked just before to lie inside the span.
+            let ptag = ok.then(|| unsafe { b.back(psize).tag() });
+            let good = ptag.is_some_and(|t| t.magic_ok() && t.has(FREE) && t.size() == psize);
+            if !good {
+                return Err(BlockError::FreeNeighbourDamaged {
+                    addr: va(addr),
+                    neighbour: va(b.addr().wrapping_sub(psize)),
+                    found: ptag.map_or(0, |t| t.0),
+                });
+            }
+        }
+        Ok((b, tag))
+    }
+
+    /// Restores the tag of `next` (found as `found`) after an overflow from
+    /// the used block before it, if its size is provably intact.
+    fn repair(&mut self, next: Block, found: u64) -> bool {
+        let t = Tag(found);
+        let Some(span) = self.span_of(next.addr()).or_else(|| {
+            // The sentinel itself lies past `span_of`'s reach.
+            self.spans[..self.span_count]
+                .iter()
+                .find(|o| next.addr() == o.end - 16)
+                .copied()
+        }) else {
+            return false;
+        };
+        let sentinel = span.end - 16;
+        let size = t.size();
+        let fixed = if next.addr() == sentinel {
+            (size == 0).then(|| Tag::new(0, END))
+        } else if size >= MIN_BLOCK && size <= sentinel - next.addr() && !t.has(END) {
+            let after = next.offset(size);
+            // SAFETY: `after <= sentinel`, inside the span.
+            let atag = unsafe { after.tag() };
+            // SAFETY: as above.
+            let psize_ok = !t.has(FREE) || unsafe { after.prev_size() } == size;
+            let ok = atag.magic_ok() && atag.has(PREV_FREE) == t.has(FREE) && psize_ok;
+            ok.then(|| Tag::new(size, t.flags() & FREE))
+        } else {
+            None
+        };
+        match fixed {
+            Some(tag) => {
+                // SAFETY: `next` is a block header of this heap.
+                unsafe { next.set_tag(tag) };
+                true
+            }
+            None => false,
+        }
+    }
+}
