@@ -50,6 +50,19 @@ impl<G: HeapGrowth> LockedHeap<G> {
         }
     }
 
+    /// A locked heap over an existing core (for example one built with
+    /// [`Heap::with_region`] over a fixed arena), growing through `growth`.
+    pub const fn from_heap(heap: Heap, growth: G) -> Self {
+        Self {
+            inner: SpinLock::new(Inner {
+                heap,
+                refused: 0,
+                last_refused: None,
+            }),
+            growth: SpinLock::new(growth),
+        }
+    }
+
     /// The spec's `heap_init`: takes the 16 KiB initial heap from the growth
     /// source (does nothing if the heap already has memory). `false` if the
     /// source had none.
