@@ -440,18 +440,44 @@ fn overhead<B: Bench>(arena: *mut u8, size: usize) -> f64 {
     SIZE as f64 / n as f64 - size as f64
 }
 
+/// Whether to run `name` (env `HEAP_BENCH_ONLY=a,b` limits the run while tuning).
+fn wanted(name: &str) -> bool {
+    std::env::var("HEAP_BENCH_ONLY").map_or(true, |v| v.split(',').any(|n| n == name))
+}
+
+/// Every implementation's measurement, as closures (each one sample).
 macro_rules! each {
     ($f:ident ( $($a:expr),* )) => {
         vec![
-            (Ours::NAME.to_string(), $f::<Ours>($($a),*)),
-            (OursLocked::NAME.to_string(), $f::<OursLocked>($($a),*)),
-            (Talc::NAME.to_string(), $f::<Talc>($($a),*)),
-            (Rlsf::NAME.to_string(), $f::<Rlsf>($($a),*)),
-            (Buddy::NAME.to_string(), $f::<Buddy>($($a),*)),
-            (LinkedList::NAME.to_string(), $f::<LinkedList>($($a),*)),
-            (System::NAME.to_string(), $f::<System>($($a),*)),
+            (Ours::NAME, Box::new(|| $f::<Ours>($($a),*)) as Box<dyn FnMut() -> f64 + '_>),
+            (OursLocked::NAME, Box::new(|| $f::<OursLocked>($($a),*)) as Box<dyn FnMut() -> f64 + '_>),
+            (Talc::NAME, Box::new(|| $f::<Talc>($($a),*)) as Box<dyn FnMut() -> f64 + '_>),
+            (Rlsf::NAME, Box::new(|| $f::<Rlsf>($($a),*)) as Box<dyn FnMut() -> f64 + '_>),
+            (Buddy::NAME, Box::new(|| $f::<Buddy>($($a),*)) as Box<dyn FnMut() -> f64 + '_>),
+            (LinkedList::NAME, Box::new(|| $f::<LinkedList>($($a),*)) as Box<dyn FnMut() -> f64 + '_>),
+            (System::NAME, Box::new(|| $f::<System>($($a),*)) as Box<dyn FnMut() -> f64 + '_>),
         ]
     };
+}
+
+/// Runs the samples round-robin, `rounds` times (so no implementation is
+/// favoured by running later, on a warmer machine), and takes medians.
+fn interleaved(
+    mut fs: Vec<(&str, Box<dyn FnMut() -> f64 + '_>)>,
+    rounds: usize,
+) -> Vec<(String, f64)> {
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); fs.len()];
+    for _ in 0..rounds {
+        for (i, (name, f)) in fs.iter_mut().enumerate() {
+            if wanted(name) {
+                samples[i].push(f());
+            }
+        }
+    }
+    fs.iter()
+        .zip(samples.iter_mut())
+        .map(|((name, _), v)| (name.to_string(), common::median(v)))
+        .collect()
 }
 
 fn main() {
@@ -460,10 +486,13 @@ fn main() {
     // SAFETY: a non-zero layout; freed at the end.
     let arena = unsafe { std::alloc::alloc_zeroed(layout) };
     assert!(!arena.is_null());
+    // SAFETY: the arena is ours; huge pages (if the host has them) keep TLB
+    // misses out of the measurement for every allocator alike.
+    unsafe { libc::madvise(arena.cast(), ARENA, libc::MADV_HUGEPAGE) };
     // SAFETY: touch every page so no run pays page faults.
     unsafe { arena.write_bytes(1, ARENA) };
 
-    let reps = 5;
+    let reps = 7;
     let mut rows = Vec::new();
     for (n, steps) in [(1_000, 200_000), (10_000, 200_000)] {
         let t = churn_trace(0x4831 + n as u64, n, steps, |r| {
@@ -472,7 +501,7 @@ fn main() {
         });
         rows.push(Row {
             name: format!("H1 N={n} (ns/op)"),
-            values: each!(time_trace(arena, &t, reps)),
+            values: interleaved(each!(time_trace(arena, &t, 1)), reps),
         });
     }
     for (n, steps) in [(1_000, 100_000), (10_000, 50_000)] {
@@ -485,7 +514,7 @@ fn main() {
         });
         rows.push(Row {
             name: format!("H2 N={n} (ns/op)"),
-            values: each!(time_trace(arena, &t, reps)),
+            values: interleaved(each!(time_trace(arena, &t, 1)), reps),
         });
     }
     let mut rng = Rng::new(0x4834);
@@ -500,22 +529,22 @@ fn main() {
         .collect();
     rows.push(Row {
         name: "H4 realloc doubling (ns/realloc)".into(),
-        values: each!(time_h4(arena, &order, reps)),
+        values: interleaved(each!(time_h4(arena, &order, 1)), reps),
     });
     print_table("Kernel heap: time (lower is better)", "ns", &rows);
 
     let eff = vec![
         Row {
             name: "H3 live payload at first failure (% of 16 MiB)".into(),
-            values: each!(h3(arena)),
+            values: interleaved(each!(h3(arena)), 1),
         },
         Row {
             name: "arena bytes per 24 B block, minus 24".into(),
-            values: each!(overhead(arena, 24)),
+            values: interleaved(each!(overhead(arena, 24)), 1),
         },
         Row {
             name: "arena bytes per 100 B block, minus 100".into(),
-            values: each!(overhead(arena, 100)),
+            values: interleaved(each!(overhead(arena, 100)), 1),
         },
     ];
     print_table(

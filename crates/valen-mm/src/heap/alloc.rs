@@ -105,10 +105,10 @@ impl Heap {
     /// # Safety
     /// `b` is an unlisted block of this heap, `need <= size`; `prev_flag` is
     /// `PREV_FREE` if the block before `b` is free, else 0.
-    #[inline]
+    #[inline(always)]
     unsafe fn take(&mut self, b: Block, size: usize, need: usize, prev_flag: u32) -> NonNull<u8> {
         // SAFETY: forwarded from the caller.
-        let kept = unsafe { self.trim(b, size, need) };
+        let kept = unsafe { self.split_free(b, size, need) };
         // SAFETY: `b` is ours.
         unsafe { b.set_tag(Tag::new(kept, prev_flag)) };
         self.c.used_bytes += kept;
@@ -140,7 +140,7 @@ impl Heap {
         if ptr.is_null() {
             return self.try_alloc(new_size, align).map_err(ReallocError::Alloc);
         }
-        let (b, tag) = self.validate(ptr).map_err(ReallocError::Block)?;
+        let (b, tag, ntag) = self.validate(ptr).map_err(ReallocError::Block)?;
         let need = block_size(new_size)
             .ok_or(ReallocError::Alloc(AllocError::TooLarge { size: new_size }))?;
         let size = tag.size();
@@ -155,8 +155,6 @@ impl Heap {
             return Ok(unsafe { NonNull::new_unchecked(ptr) });
         }
         let next = b.offset(size);
-        // SAFETY: validated: the next block's tag is intact.
-        let ntag = unsafe { next.tag() };
         if ntag.has(super::block::FREE) && size + ntag.size() >= need {
             let total = size + ntag.size();
             // SAFETY: the free neighbour is listed; `b + total` is its successor.
@@ -200,7 +198,7 @@ impl Heap {
 
     /// Bytes usable at `ptr` (at least what was asked for).
     pub fn usable_size(&self, ptr: *mut u8) -> Result<usize, super::BlockError> {
-        self.validate(ptr).map(|(_, t)| t.size() - OVERHEAD)
+        self.validate(ptr).map(|(_, t, _)| t.size() - OVERHEAD)
     }
 }
 

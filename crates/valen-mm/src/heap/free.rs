@@ -38,7 +38,7 @@ impl Heap {
         if ptr.is_null() {
             return Ok(());
         }
-        let (b, tag) = match self.validate(ptr) {
+        let (b, tag, ntag) = match self.validate(ptr) {
             Ok(v) => v,
             Err(BlockError::Overflow {
                 addr,
@@ -59,12 +59,13 @@ impl Heap {
             Err(e) => return Err(e),
         };
         // SAFETY: validated: a used block with intact neighbours.
-        unsafe { self.release(b, tag.size()) };
+        unsafe { self.release_with(b, tag, ntag) };
         Ok(())
     }
 
     /// Checks that `ptr` is a used block of this heap (steps 1-5 above).
-    pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag), BlockError> {
+    #[inline(always)]
+    pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag, Tag), BlockError> {
         let addr = ptr as usize;
         let b = Block::from_payload(ptr);
         let span = if addr % 16 == 0 && addr >= 16 {
@@ -125,7 +126,7 @@ impl Heap {
                 });
             }
         }
-        Ok((b, tag))
+        Ok((b, tag, ntag))
     }
 
     /// Restores the tag of `next` (found as `found`) after an overflow from

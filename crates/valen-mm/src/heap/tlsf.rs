@@ -330,18 +330,26 @@ impl Heap {
     ///
     /// # Safety
     /// `b` is a used block of this heap with a valid tag and neighbours.
-    pub(super) unsafe fn release(&mut self, mut b: Block, mut size: usize) {
+    #[inline]
+    pub(super) unsafe fn release(&mut self, b: Block, size: usize) {
+        // SAFETY: forwarded: `b` and its successor are valid blocks.
+        unsafe {
+            let tag = b.tag();
+            let ntag = b.offset(size).tag();
+            self.release_with(b, tag, ntag);
+        }
+    }
+
+    /// [`Heap::release`] with `b`'s tag and its successor's tag already read.
+    ///
+    /// # Safety
+    /// As for [`Heap::release`]; `tag` and `ntag` are the current tags.
+    #[inline(always)]
+    pub(super) unsafe fn release_with(&mut self, mut b: Block, tag: Tag, ntag: Tag) {
+        let mut size = tag.size();
         self.c.used_bytes -= size;
         self.c.used_blocks -= 1;
-        // SAFETY: `b` is a block of this heap; its next block exists (END).
-        let tag = unsafe { b.tag() };
-        // Mark it free first: should it merge into its predecessor, this
-        // stale header still says "free" to a later double free.
-        // SAFETY: as above.
-        unsafe { b.set_tag(Tag::new(size, tag.flags() | FREE)) };
         let next = b.offset(size);
-        // SAFETY: as above.
-        let ntag = unsafe { next.tag() };
         if ntag.has(FREE) {
             // SAFETY: a free neighbour is listed under its size.
             unsafe { self.remove(next, ntag.size()) };
@@ -349,8 +357,11 @@ impl Heap {
         }
         if tag.has(PREV_FREE) {
             // SAFETY: PREV_FREE makes `prev_size` valid; the previous block
-            // is free and listed.
+            // is free and listed. `b`'s own header is marked free first: it
+            // stays behind inside the merged block, where it tells a later
+            // double free what happened.
             unsafe {
+                b.set_tag(Tag::new(size, FREE));
                 let psize = b.prev_size();
                 b = b.back(psize);
                 self.remove(b, psize);
@@ -362,8 +373,39 @@ impl Heap {
         unsafe {
             b.set_tag(Tag::new(size, FREE));
             after.set_prev_size(size);
-            after.set_prev_free(true);
+            if !ntag.has(FREE) {
+                // `after` is the old successor, whose tag we hold; when the
+                // successor merged, `after` already had PREV_FREE.
+                after.set_tag(Tag::new(ntag.size(), ntag.flags() | PREV_FREE));
+            }
             self.insert(b, size);
+        }
+    }
+
+    /// Cuts a used block of `need` bytes from the front of the unlisted free
+    /// block `b` of `size` bytes; the rest (if a block) is listed free.
+    /// Returns the size `b` keeps.
+    ///
+    /// # Safety
+    /// `b` was a free block of this heap (so its successor is used and has
+    /// PREV_FREE), now unlisted; `need <= size`.
+    #[inline(always)]
+    pub(super) unsafe fn split_free(&mut self, b: Block, size: usize, need: usize) -> usize {
+        let after = b.offset(size);
+        if size - need >= MIN_BLOCK {
+            let rest = b.offset(need);
+            let rsize = size - need;
+            // SAFETY: `rest` lies inside `b`; `after` keeps PREV_FREE.
+            unsafe {
+                rest.set_tag(Tag::new(rsize, FREE));
+                after.set_prev_size(rsize);
+                self.insert(rest, rsize);
+            }
+            need
+        } else {
+            // SAFETY: `after` is `b`'s successor and `b` is now used.
+            unsafe { after.set_prev_free(false) };
+            size
         }
     }
 
