@@ -64,7 +64,7 @@ impl Heap {
             total_bytes: c.total,
             used_bytes: c.used_bytes,
             payload_bytes: c.used_bytes - c.used_blocks * super::block::OVERHEAD,
-            free_bytes: c.free_bytes,
+            free_bytes: self.free_bytes(),
             peak_used_bytes: c.peak_used,
             used_blocks: c.used_blocks,
             free_blocks: c.free_blocks,
@@ -72,6 +72,11 @@ impl Heap {
             growth_events: c.regions_added,
             lists_dropped: c.lists_dropped,
         }
+    }
+
+    /// Bytes in free blocks: everything but used blocks and end sentinels.
+    fn free_bytes(&self) -> usize {
+        self.c.total - self.c.used_bytes - self.span_count * HEADER
     }
 
     /// Walks every block and every free list; the first broken invariant is
@@ -90,7 +95,7 @@ impl Heap {
         }
         if w.used_bytes != self.c.used_bytes
             || w.used_blocks != self.c.used_blocks
-            || w.free_bytes != self.c.free_bytes
+            || w.free_bytes != self.free_bytes()
         {
             return Err(IntegrityError::StatsMismatch {
                 used_bytes: w.used_bytes,

@@ -36,32 +36,39 @@ pub struct Class {
     pub sl: usize,
 }
 
+/// `floor(log2(size))` for `size >= 1` (`size | 1` keeps 0 defined).
+#[inline(always)]
+const fn log2(size: usize) -> u32 {
+    usize::BITS - 1 - (size | 1).leading_zeros()
+}
+
+/// Bits below the second-level index for a size with `log2 == f`: 4 in the
+/// linear range, `f - 4` above it.
+#[inline(always)]
+const fn shift(f: u32) -> u32 {
+    let f = if f > SL_BITS + 4 { f } else { SL_BITS + 4 };
+    f - SL_BITS
+}
+
 /// The list a free block of `size` bytes belongs in (`size <= MAX_BLOCK`).
-#[inline]
+///
+/// Branch-free: random request sizes must not cost a mispredicted branch.
+#[inline(always)]
 pub const fn class_of(size: usize) -> Class {
-    if size < SMALL_LIMIT {
-        Class {
-            fl: 0,
-            sl: size >> 4,
-        }
-    } else {
-        let f = usize::BITS - 1 - size.leading_zeros();
-        Class {
-            fl: (f - (SL_BITS + 3)) as usize,
-            sl: (size >> (f - SL_BITS)) & (SL_COUNT - 1),
-        }
+    let f = log2(size);
+    Class {
+        fl: f.saturating_sub(SL_BITS + 3) as usize,
+        sl: (size >> shift(f)) & (SL_COUNT - 1),
     }
 }
 
 /// The first list whose every block holds `size` bytes, or `None` past
 /// [`MAX_BLOCK`].
-#[inline]
+#[inline(always)]
 pub const fn search_class(size: usize) -> Option<Class> {
-    if size < SMALL_LIMIT {
-        return Some(class_of(size));
-    }
-    let f = usize::BITS - 1 - size.leading_zeros();
-    let rounded = size + (1 << (f - SL_BITS)) - 1;
+    // Sizes are multiples of 16, so in the linear range the rounding adds
+    // nothing; above it, it moves to the next list unless on a boundary.
+    let rounded = size + (1 << shift(log2(size))) - 1;
     if rounded > MAX_BLOCK {
         return None;
     }

@@ -167,3 +167,11 @@ impl Heap {
         }
     }
 }
+impl Heap {
+    #[doc(hidden)]
+    #[allow(missing_docs, clippy::missing_safety_doc)]
+    pub unsafe fn free_raw(&mut self, ptr: *mut u8) {
+        let b = Block::from_payload(ptr);
+        unsafe { let t = b.tag(); self.release(b, t.size()) };
+    }
+}

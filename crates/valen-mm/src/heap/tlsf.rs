@@ -39,7 +39,6 @@ pub(super) struct Counters {
     pub total: usize,
     pub used_bytes: usize,
     pub used_blocks: usize,
-    pub free_bytes: usize,
     pub free_blocks: usize,
     pub peak_used: usize,
     pub regions_added: usize,
@@ -88,7 +87,6 @@ impl Heap {
                 total: 0,
                 used_bytes: 0,
                 used_blocks: 0,
-                free_bytes: 0,
                 free_blocks: 0,
                 peak_used: 0,
                 regions_added: 0,
@@ -230,7 +228,7 @@ impl Heap {
         self.fl_bitmap |= 1 << fl;
         self.sl_bitmap[fl] |= 1 << sl;
         self.c.free_blocks += 1;
-        self.c.free_bytes += size;
+        let _ = size;
     }
 
     /// Unlinks the free block `b` of `size` bytes from its list.
@@ -259,7 +257,6 @@ impl Heap {
             }
         }
         self.c.free_blocks -= 1;
-        self.c.free_bytes -= size;
     }
 
     /// A free block of at least `size` bytes (still listed), or `None`.
