@@ -63,9 +63,9 @@ impl Bench for Ours {
             .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
     #[inline]
-    fn free(&mut self, p: *mut u8, _l: Layout) {
+    fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: `p` is a live block of this heap.
-        let r = unsafe { self.0.free(p) };
+        let r = unsafe { self.0.free_sized(p, l.size()) };
         debug_assert!(r.is_ok());
     }
     #[inline]
@@ -460,12 +460,12 @@ macro_rules! each {
     };
 }
 
+/// One implementation's name and a closure taking one sample.
+type Sampler<'a> = (&'static str, Box<dyn FnMut() -> f64 + 'a>);
+
 /// Runs the samples round-robin, `rounds` times (so no implementation is
 /// favoured by running later, on a warmer machine), and takes medians.
-fn interleaved(
-    mut fs: Vec<(&str, Box<dyn FnMut() -> f64 + '_>)>,
-    rounds: usize,
-) -> Vec<(String, f64)> {
+fn interleaved(mut fs: Vec<Sampler<'_>>, rounds: usize) -> Vec<(String, f64)> {
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); fs.len()];
     for _ in 0..rounds {
         for (i, (name, f)) in fs.iter_mut().enumerate() {

@@ -270,3 +270,20 @@ fn malloc_zero_is_unique_and_free_null_is_a_no_op() {
     assert!(h.calloc(1 << 40, 1 << 40).is_none());
     still_works(&mut h);
 }
+
+#[test]
+fn free_sized_checks_like_free() {
+    let mut h = heap();
+    let a = h.malloc(100).unwrap().as_ptr();
+    let b = h.malloc(100).unwrap().as_ptr();
+    // SAFETY: blocks of this heap; the size is only a hint, even when wrong.
+    unsafe {
+        h.free_sized(a, 100).unwrap();
+        assert_eq!(
+            h.free_sized(a, 100),
+            Err(BlockError::DoubleFree { addr: va(a) })
+        );
+        h.free_sized(b, 1 << 40).unwrap();
+    }
+    assert_eq!(h.check().unwrap().free_blocks, 1);
+}

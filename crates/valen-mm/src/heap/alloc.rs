@@ -53,12 +53,12 @@ impl Heap {
         }
         let need = block_size(size).ok_or(AllocError::TooLarge { size })?;
         if align <= MIN_ALIGN {
-            let (b, tag) = self
+            let (b, tag, class) = self
                 .find(need)
                 .ok_or(AllocError::OutOfMemory { size, align })?;
             // SAFETY: `find` returns a listed free block of this heap.
             unsafe {
-                self.remove(b, tag.size());
+                self.remove_from(b, class);
                 Ok(self.take(b, tag.size(), need, 0))
             }
         } else {
@@ -75,7 +75,7 @@ impl Heap {
         let search = need
             .checked_add(align + GRANULE)
             .ok_or(AllocError::TooLarge { size })?;
-        let (b, tag) = self
+        let (b, tag, class) = self
             .find(search)
             .ok_or(AllocError::OutOfMemory { size, align })?;
         let bsize = tag.size();
@@ -87,7 +87,7 @@ impl Heap {
         // SAFETY: `b` is a listed free block; `gap + need <= bsize` by the
         // search size, and the gap is a whole block of at least MIN_BLOCK.
         unsafe {
-            self.remove(b, bsize);
+            self.remove_from(b, class);
             if gap == 0 {
                 return Ok(self.take(b, bsize, need, 0));
             }

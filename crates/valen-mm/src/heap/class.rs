@@ -24,6 +24,9 @@ pub const SL_COUNT: usize = 1 << SL_BITS;
 pub const SMALL_LIMIT: usize = 1 << (SL_BITS + 4);
 /// First levels: block sizes up to 2^32 - 16.
 pub const FL_COUNT: usize = 32 - (SL_BITS as usize + 4) + 1;
+/// Slots per table indexed by first level: a power of two at least
+/// [`FL_COUNT`], so masking an index proves it in bounds.
+pub const FL_SLOTS: usize = 32;
 /// Largest block size (it must fit in the 32-bit size field of a header).
 pub const MAX_BLOCK: usize = 0xFFFF_FFF0;
 
@@ -46,7 +49,8 @@ const fn log2(size: usize) -> u32 {
 /// linear range, `f - 4` above it.
 #[inline(always)]
 const fn shift(f: u32) -> u32 {
-    let f = if f > SL_BITS + 4 { f } else { SL_BITS + 4 };
+    let small = SMALL_LIMIT.trailing_zeros();
+    let f = if f > small { f } else { small };
     f - SL_BITS
 }
 
@@ -57,7 +61,7 @@ const fn shift(f: u32) -> u32 {
 pub const fn class_of(size: usize) -> Class {
     let f = log2(size);
     Class {
-        fl: f.saturating_sub(SL_BITS + 3) as usize,
+        fl: f.saturating_sub(SL_BITS + 3) as usize & (FL_SLOTS - 1),
         sl: (size >> shift(f)) & (SL_COUNT - 1),
     }
 }

@@ -152,6 +152,21 @@ impl<G: HeapGrowth> LockedHeap<G> {
         r
     }
 
+    /// `free` with the allocation size as a hint (see [`Heap::free_sized`]).
+    ///
+    /// # Safety
+    /// As for [`Heap::free`].
+    pub unsafe fn free_sized(&self, ptr: *mut u8, size: usize) -> Result<(), BlockError> {
+        let mut g = self.inner.lock();
+        // SAFETY: forwarded.
+        let r = unsafe { g.heap.free_sized(ptr, size) };
+        if let Err(e) = r {
+            g.refused += 1;
+            g.last_refused = Some(e);
+        }
+        r
+    }
+
     /// `realloc` keeping `align`, growing the heap if needed (in place when
     /// the block is the last of its region and the new chunk follows it).
     ///
@@ -235,10 +250,10 @@ unsafe impl<G: HeapGrowth + Send> GlobalAlloc for LockedHeap<G> {
         }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // A refused pointer is recorded (see `refused`), never spread.
         // SAFETY: the GlobalAlloc contract: `ptr` came from this allocator.
-        let _ = unsafe { self.free(ptr) };
+        let _ = unsafe { self.free_sized(ptr, layout.size()) };
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {

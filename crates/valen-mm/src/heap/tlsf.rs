@@ -11,7 +11,7 @@
 //! the links stored in the free block itself.
 
 use super::block::{Block, Tag, END, FREE, HEADER, MIN_BLOCK, PREV_FREE};
-use super::class::{class_of, search_class, Class, FL_COUNT, MAX_BLOCK, SL_COUNT};
+use super::class::{class_of, search_class, Class, FL_SLOTS, MAX_BLOCK, SL_COUNT};
 use super::error::RegionError;
 use crate::addr::VirtAddr;
 use core::ptr;
@@ -51,8 +51,8 @@ pub(super) struct Counters {
 /// [`LockedHeap`](super::LockedHeap) for `GlobalAlloc` and growth.
 pub struct Heap {
     pub(super) fl_bitmap: u32,
-    pub(super) sl_bitmap: [u32; FL_COUNT],
-    pub(super) heads: [[*mut u8; SL_COUNT]; FL_COUNT],
+    pub(super) sl_bitmap: [u32; FL_SLOTS],
+    pub(super) heads: [[*mut u8; SL_COUNT]; FL_SLOTS],
     pub(super) spans: [Span; MAX_REGIONS],
     pub(super) span_count: usize,
     pub(super) c: Counters,
@@ -75,8 +75,8 @@ impl Heap {
     pub const fn new() -> Self {
         Self {
             fl_bitmap: 0,
-            sl_bitmap: [0; FL_COUNT],
-            heads: [[ptr::null_mut(); SL_COUNT]; FL_COUNT],
+            sl_bitmap: [0; FL_SLOTS],
+            heads: [[ptr::null_mut(); SL_COUNT]; FL_SLOTS],
             spans: [Span {
                 base: ptr::null_mut(),
                 start: 0,
@@ -235,9 +235,19 @@ impl Heap {
     ///
     /// # Safety
     /// `b` is in the list of `class_of(size)`.
-    #[inline]
+    #[inline(always)]
     pub(super) unsafe fn remove(&mut self, b: Block, size: usize) {
-        let Class { fl, sl } = class_of(size);
+        // SAFETY: forwarded.
+        unsafe { self.remove_from(b, class_of(size)) }
+    }
+
+    /// Unlinks the free block `b` from the list of `class`.
+    ///
+    /// # Safety
+    /// `b` is in the list of `class`.
+    #[inline(always)]
+    pub(super) unsafe fn remove_from(&mut self, b: Block, class: Class) {
+        let Class { fl, sl } = class;
         // SAFETY: `b` is a listed free block; its neighbours too.
         unsafe {
             let (next, prev) = b.links();
@@ -259,9 +269,10 @@ impl Heap {
         self.c.free_blocks -= 1;
     }
 
-    /// A free block of at least `size` bytes (still listed), or `None`.
-    #[inline]
-    pub(super) fn find(&mut self, size: usize) -> Option<(Block, Tag)> {
+    /// A free block of at least `size` bytes (still listed, with its tag and
+    /// list), or `None`.
+    #[inline(always)]
+    pub(super) fn find(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
         loop {
             let Class { fl, sl } = search_class(size)?;
             let mut sl_map = self.sl_bitmap[fl] & (!0u32 << sl);
@@ -271,15 +282,15 @@ impl Heap {
                 if fl_map == 0 {
                     return self.find_fallback(size);
                 }
-                f = fl_map.trailing_zeros() as usize;
+                f = fl_map.trailing_zeros() as usize & (FL_SLOTS - 1);
                 sl_map = self.sl_bitmap[f];
             }
-            let s = sl_map.trailing_zeros() as usize;
+            let s = sl_map.trailing_zeros() as usize & (SL_COUNT - 1);
             let b = Block(self.heads[f][s]);
             // SAFETY: a list head is a free block of this heap.
             let tag = unsafe { b.tag() };
             if tag.magic_ok() && tag.has(FREE) {
-                return Some((b, tag));
+                return Some((b, tag, Class { fl: f, sl: s }));
             }
             // A header overwritten while free: drop the whole list rather
             // than follow links we cannot trust. Its blocks leak; nothing else
@@ -290,8 +301,9 @@ impl Heap {
 
     /// Walks a few blocks of the request's own list for one that fits.
     #[cold]
-    fn find_fallback(&mut self, size: usize) -> Option<(Block, Tag)> {
-        let Class { fl, sl } = class_of(size);
+    fn find_fallback(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
+        let class = class_of(size);
+        let Class { fl, sl } = class;
         let mut p = self.heads[fl][sl];
         for _ in 0..FALLBACK_TRIES {
             if p.is_null() {
@@ -305,7 +317,7 @@ impl Heap {
                 return None;
             }
             if tag.size() >= size {
-                return Some((b, tag));
+                return Some((b, tag, class));
             }
             // SAFETY: as above.
             p = unsafe { b.links() }.0;
