@@ -56,19 +56,19 @@ impl Bench for Ours {
         // SAFETY: the arena is exclusively this allocator's for the run.
         Self(unsafe { Heap::with_region(base, size) }.unwrap())
     }
-    #[inline]
+    #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         self.0
             .try_alloc(l.size(), l.align())
             .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
-    #[inline]
+    #[inline(never)]
     fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: `p` is a live block of this heap.
         let r = unsafe { self.0.free_sized(p, l.size()) };
         debug_assert!(r.is_ok());
     }
-    #[inline]
+    #[inline(never)]
     fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         // SAFETY: `p` is a live block of this heap with alignment `l.align()`.
         unsafe { self.0.realloc_aligned(p, new, l.align()) }
@@ -463,12 +463,17 @@ macro_rules! each {
 /// One implementation's name and a closure taking one sample.
 type Sampler<'a> = (&'static str, Box<dyn FnMut() -> f64 + 'a>);
 
-/// Runs the samples round-robin, `rounds` times (so no implementation is
-/// favoured by running later, on a warmer machine), and takes medians.
+/// Runs the samples round-robin, `rounds` times, each round starting one
+/// implementation later (so none is favoured by its place in the order, for
+/// example by running right after another one warmed the arena), and takes
+/// the medians.
 fn interleaved(mut fs: Vec<Sampler<'_>>, rounds: usize) -> Vec<(String, f64)> {
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); fs.len()];
-    for _ in 0..rounds {
-        for (i, (name, f)) in fs.iter_mut().enumerate() {
+    let n = fs.len();
+    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); n];
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (round + k) % n;
+            let (name, f) = &mut fs[i];
             if wanted(name) {
                 samples[i].push(f());
             }

@@ -105,7 +105,7 @@ impl Heap {
     /// # Safety
     /// `b` is an unlisted block of this heap, `need <= size`; `prev_flag` is
     /// `PREV_FREE` if the block before `b` is free, else 0.
-    #[inline(always)]
+    #[inline]
     unsafe fn take(&mut self, b: Block, size: usize, need: usize, prev_flag: u32) -> NonNull<u8> {
         // SAFETY: forwarded from the caller.
         let kept = unsafe { self.split_free(b, size, need) };

@@ -81,7 +81,7 @@ impl Heap {
     }
 
     /// Checks that `ptr` is a used block of this heap (steps 1-5 above).
-    #[inline(always)]
+    #[inline]
     pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag, Tag), BlockError> {
         let addr = ptr as usize;
         let b = Block::from_payload(ptr);
@@ -95,38 +95,21 @@ impl Heap {
         };
         // SAFETY: `b` lies inside `span`, a minimal block before its end.
         let tag = unsafe { b.tag() };
-        if !tag.magic_ok() {
-            return Err(BlockError::BadMagic {
-                addr: va(addr),
-                found: tag.magic(),
-            });
-        }
-        if tag.has(FREE) {
-            return Err(BlockError::DoubleFree { addr: va(addr) });
-        }
         let size = tag.size();
-        let sentinel = span.end - 16;
-        if tag.has(END) || size < MIN_BLOCK || size > sentinel - b.addr() {
-            return Err(BlockError::BadSize {
-                addr: va(addr),
-                found: size,
-            });
+        let room = span.end - 16 - b.addr();
+        // One test for the common case, without short-circuit branches.
+        let fine = tag.magic_ok()
+            & (tag.flags() & (FREE | END) == 0)
+            & (size >= MIN_BLOCK)
+            & (size <= room);
+        if !fine {
+            return Err(tag_error(addr, tag, room));
         }
         let next = b.offset(size);
         // SAFETY: `next <= sentinel`, inside the span.
         let ntag = unsafe { next.tag() };
-        if ntag.magic_ok() && ntag.has(PREV_FREE) {
-            // The next block says this memory is free: `ptr` is a stale
-            // header inside a free block (freed and merged before).
-            return Err(BlockError::DoubleFree { addr: va(addr) });
-        }
-        if !ntag.magic_ok() {
-            return Err(BlockError::Overflow {
-                addr: va(addr),
-                header: va(next.addr()),
-                found: ntag.0,
-                repaired: false,
-            });
+        if !ntag.magic_ok() | ntag.has(PREV_FREE) {
+            return Err(next_error(addr, next, ntag));
         }
         if tag.has(PREV_FREE) {
             // SAFETY: `b` is inside the span; its first word is readable.
@@ -188,7 +171,7 @@ impl Heap {
 /// Starts loading the cache line at `p` (any address: a prefetch never
 /// faults and changes nothing).
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub(super) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` only hints the cache; it is valid for any address
     // and every x86_64 CPU implements it (SSE is part of the architecture,
@@ -198,4 +181,40 @@ fn prefetch(p: *const u8) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// Why the tag of the block at payload `addr` was refused.
+#[cold]
+fn tag_error(addr: usize, tag: Tag, room: usize) -> BlockError {
+    if !tag.magic_ok() {
+        BlockError::BadMagic {
+            addr: va(addr),
+            found: tag.magic(),
+        }
+    } else if tag.has(FREE) {
+        BlockError::DoubleFree { addr: va(addr) }
+    } else {
+        debug_assert!(tag.has(END) || tag.size() < MIN_BLOCK || tag.size() > room);
+        BlockError::BadSize {
+            addr: va(addr),
+            found: tag.size(),
+        }
+    }
+}
+
+/// Why the header after the block at payload `addr` was refused.
+#[cold]
+fn next_error(addr: usize, next: Block, ntag: Tag) -> BlockError {
+    if ntag.magic_ok() {
+        // The next block says this memory is free: `addr` is a stale header
+        // inside a free block (freed and merged before).
+        BlockError::DoubleFree { addr: va(addr) }
+    } else {
+        BlockError::Overflow {
+            addr: va(addr),
+            header: va(next.addr()),
+            found: ntag.0,
+            repaired: false,
+        }
+    }
 }

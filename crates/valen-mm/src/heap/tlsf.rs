@@ -271,7 +271,7 @@ impl Heap {
 
     /// A free block of at least `size` bytes (still listed, with its tag and
     /// list), or `None`.
-    #[inline(always)]
+    #[inline]
     pub(super) fn find(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
         loop {
             let Class { fl, sl } = search_class(size)?;
@@ -353,7 +353,7 @@ impl Heap {
     ///
     /// # Safety
     /// As for [`Heap::release`]; `tag` and `ntag` are the current tags.
-    #[inline(always)]
+    #[inline]
     pub(super) unsafe fn release_with(&mut self, mut b: Block, tag: Tag, ntag: Tag) {
         let mut size = tag.size();
         self.c.used_bytes -= size;
@@ -398,7 +398,7 @@ impl Heap {
     /// # Safety
     /// `b` was a free block of this heap (so its successor is used and has
     /// PREV_FREE), now unlisted; `need <= size`.
-    #[inline(always)]
+    #[inline]
     pub(super) unsafe fn split_free(&mut self, b: Block, size: usize, need: usize) -> usize {
         let after = b.offset(size);
         if size - need >= MIN_BLOCK {
