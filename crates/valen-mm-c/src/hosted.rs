@@ -24,11 +24,15 @@
 //! chunks instead.
 //!
 //! Nothing here allocates: this backend is the process's `malloc`.
-//! Limitation: the RAM is shared memory, so a process that `fork`s and keeps
-//! running without `exec` shares its heap with its child.
+//! The RAM is shared memory, so after a `fork` the child gives itself a
+//! private copy ([`after_fork_child`], registered with `pthread_atfork`):
+//! a new memfd holding the pages the parent had touched, mapped over the old
+//! view and every mirror. As with most simple allocators, a fork while
+//! another thread is inside the allocator leaves the child's locks held.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use valen_mm::arch::{Mmu, PhysMapper};
+use valen_mm::sync::SpinLock;
 use valen_mm::{PhysAddr, VirtAddr};
 
 /// Host address of simulated physical address 0 (`PHYS_TO_VIRT`'s offset).
@@ -40,6 +44,14 @@ pub const RAM_SIZE: u64 = 1 << 30;
 static RAM_FD: AtomicU64 = AtomicU64::new(u64::MAX);
 /// Mirror mappings that the host refused (address already in use).
 static MIRROR_FAILURES: AtomicU64 = AtomicU64::new(0);
+/// End of the lower half: only addresses below it can be mirrored.
+const LOWER_HALF_END: u64 = 0x0000_8000_0000_0000;
+/// How many mirrors are remembered (further ones count as failures).
+const MIRRORS: usize = 256;
+/// The live mirrors `(virt, len, phys)`; `len == 0` marks a free slot.
+/// `unmirror` removes only what is recorded here, never a host mapping of
+/// its own; a forked child remaps each of them onto its own RAM.
+static MIRROR_TABLE: SpinLock<[(u64, u64, u64); MIRRORS]> = SpinLock::new([(0, 0, 0); MIRRORS]);
 /// TLB flushes and CR3 writes of the simulated MMU.
 static FLUSHES: AtomicU64 = AtomicU64::new(0);
 static ROOT: AtomicU64 = AtomicU64::new(0);
@@ -113,11 +125,15 @@ pub fn in_ram(phys: u64, len: u64) -> bool {
 pub fn mirror(virt: VirtAddr, phys: PhysAddr, len: u64) {
     let (v, p) = (virt.as_u64(), phys.as_u64());
     let fd = RAM_FD.load(Ordering::Acquire);
-    let ok = fd != u64::MAX && v.checked_add(len).is_some_and(|e| e <= RAM_BASE) && in_ram(p, len);
-    if !ok {
+    let ok = fd != u64::MAX
+        && v.checked_add(len).is_some_and(|e| e <= LOWER_HALF_END)
+        && in_ram(p, len);
+    let mut table = MIRROR_TABLE.lock();
+    let slot = table.iter().position(|&(_, l, _)| l == 0);
+    let (true, Some(slot)) = (ok, slot) else {
         MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
         return;
-    }
+    };
     // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing host mapping;
     // the file range is inside the memfd (checked).
     let r = unsafe {
@@ -136,16 +152,33 @@ pub fn mirror(virt: VirtAddr, phys: PhysAddr, len: u64) {
             unsafe { libc::munmap(r, len as usize) };
         }
         MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
+        return;
     }
+    table[slot] = (v, len, p);
 }
 
-/// Removes the host mirror of a lower-half range that was unmapped.
+/// Removes the host mirrors (made by [`mirror`]) inside an unmapped range.
 pub fn unmirror(virt: VirtAddr, len: u64) {
-    let v = virt.as_u64();
-    if v.checked_add(len).is_some_and(|e| e <= RAM_BASE) {
-        // SAFETY: the range was a mirror made by `mirror` (or nothing):
-        // unmapping it only removes memfd views this module created.
-        unsafe { libc::munmap(v as *mut libc::c_void, len as usize) };
+    let (s, e) = (virt.as_u64(), virt.as_u64().saturating_add(len));
+    let mut table = MIRROR_TABLE.lock();
+    for entry in table.iter_mut() {
+        let (ms, me) = (entry.0, entry.0 + entry.1);
+        let (cs, ce) = (s.max(ms), e.min(me));
+        if entry.1 == 0 || cs >= ce {
+            continue;
+        }
+        // SAFETY: `[cs, ce)` lies inside a mirror this module mapped and
+        // still records: only our memfd view goes away.
+        unsafe { libc::munmap(cs as *mut libc::c_void, (ce - cs) as usize) };
+        let p = entry.2;
+        *entry = match (cs == ms, ce == me) {
+            (true, true) => (0, 0, 0),
+            (true, false) => (ce, me - ce, p + (ce - ms)),
+            (false, true) => (ms, cs - ms, p),
+            // A hole in the middle: the record keeps both ends (unmapping
+            // the hole again later is harmless: nothing of ours is there).
+            (false, false) => *entry,
+        };
     }
 }
 
@@ -197,5 +230,87 @@ impl Mmu for CountingMmu {
     }
     fn has_nx(&self) -> bool {
         true
+    }
+}
+
+fn map_fd(virt: u64, len: u64, fd: i32, off: u64) -> bool {
+    // SAFETY: replaces (MAP_FIXED) only RAM or a recorded mirror, which
+    // the caller passes; the file range lies inside the memfd.
+    let r = unsafe {
+        libc::mmap(
+            virt as *mut libc::c_void,
+            len as usize,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED | libc::MAP_NORESERVE,
+            fd,
+            off as libc::off_t,
+        )
+    };
+    r as u64 == virt
+}
+
+/// Copies the written parts of memfd `old` (as seen at [`RAM_BASE`]) into `new`.
+fn copy_data(old: i32, new: i32) -> bool {
+    let mut off: i64 = 0;
+    while (off as u64) < RAM_SIZE {
+        // SAFETY: plain lseek on our own descriptor.
+        let data = unsafe { libc::lseek(old, off, libc::SEEK_DATA) };
+        if data < 0 {
+            return true; // no data after `off`
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(old, data, libc::SEEK_HOLE) }.max(data);
+        let mut at = data;
+        while at < hole {
+            let src = (RAM_BASE + at as u64) as *const libc::c_void;
+            // SAFETY: `[at, hole)` is inside RAM, mapped at RAM_BASE.
+            let n = unsafe { libc::pwrite(new, src, (hole - at) as usize, at) };
+            if n <= 0 {
+                return false;
+            }
+            at += n as i64;
+        }
+        off = hole;
+    }
+    true
+}
+
+/// `pthread_atfork` child handler: gives the child its own copy of RAM.
+pub extern "C" fn after_fork_child() {
+    let old = RAM_FD.load(Ordering::Acquire);
+    if old == u64::MAX {
+        return;
+    }
+    let old = old as i32;
+    // SAFETY: as in `boot`.
+    let new = unsafe { libc::memfd_create(c"valen-ram".as_ptr(), libc::MFD_CLOEXEC) };
+    // SAFETY: our new descriptor.
+    if new < 0 || unsafe { libc::ftruncate(new, RAM_SIZE as libc::off_t) } != 0 {
+        MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    if !copy_data(old, new) || !map_fd(RAM_BASE, RAM_SIZE, new, 0) {
+        MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: our own descriptor, not in use.
+        unsafe { libc::close(new) };
+        return;
+    }
+    for &(v, len, p) in MIRROR_TABLE.lock().iter() {
+        if len != 0 && !map_fd(v, len, new, p) {
+            MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    RAM_FD.store(new as u64, Ordering::Release);
+    // SAFETY: nothing maps the old file in this process any more.
+    unsafe { libc::close(old) };
+}
+
+/// Registers [`after_fork_child`] (once). Called with no lock held: the C
+/// library may allocate to register it.
+pub fn register_fork_handler() {
+    static DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    if !DONE.swap(true, Ordering::AcqRel) {
+        // SAFETY: registers a handler that runs in the child after fork.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
     }
 }

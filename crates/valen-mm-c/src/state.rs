@@ -253,6 +253,9 @@ fn heap_init_locked() -> Result<(), CError> {
     }
     if HEAP.init() {
         HEAP_UP.store(true, Ordering::Release);
+        // The heap is up, so the C library may allocate while registering.
+        #[cfg(feature = "hosted")]
+        crate::hosted::register_fork_handler();
         Ok(())
     } else {
         Err(CError::Alloc(valen_mm::heap::AllocError::OutOfMemory {

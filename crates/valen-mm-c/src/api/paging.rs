@@ -32,7 +32,7 @@ pub(crate) fn flags(bits: u64) -> Result<PageFlags, CError> {
 /// After a successful mapping: the hosted build makes lower-half mappings real.
 pub(crate) fn mirror(virt: VirtAddr, phys: PhysAddr, bytes: u64) {
     #[cfg(feature = "hosted")]
-    if virt.as_u64() < crate::hosted::RAM_BASE {
+    if virt.as_u64() < 0x0000_8000_0000_0000 {
         crate::hosted::mirror(virt, phys, bytes);
     }
     #[cfg(not(feature = "hosted"))]

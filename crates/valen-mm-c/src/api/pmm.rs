@@ -13,6 +13,11 @@ fn phys(addr: u64) -> Result<PhysAddr, CError> {
     PhysAddr::new(addr).map_err(|_| CError::Invalid(addr))
 }
 
+/// The frame holding `addr` (the marks take any address inside it).
+fn frame_of(addr: usize) -> Result<PhysAddr, CError> {
+    Ok(phys(addr as u64)?.align_down(valen_mm::PAGE_SIZE))
+}
+
 fn frame_ptr(f: Option<valen_mm::Frame>) -> *mut c_void {
     f.map_or(core::ptr::null_mut(), |f| f.start().as_u64() as *mut c_void)
 }
@@ -88,7 +93,7 @@ pub extern "C" fn pmm_mark_free(addr: usize) {
 /// `int pmm_mark_free_checked(uintptr_t addr)`.
 #[no_mangle]
 pub extern "C" fn pmm_mark_free_checked(addr: usize) -> i32 {
-    to_code(with_pmm(|p| Ok(p.mark_free(phys(addr as u64)?)?)))
+    to_code(with_pmm(|p| Ok(p.mark_free(frame_of(addr)?)?)))
 }
 
 /// Spec: `void pmm_mark_used(uintptr_t addr)`.
@@ -100,7 +105,7 @@ pub extern "C" fn pmm_mark_used(addr: usize) {
 /// `int pmm_mark_used_checked(uintptr_t addr)`.
 #[no_mangle]
 pub extern "C" fn pmm_mark_used_checked(addr: usize) -> i32 {
-    to_code(with_pmm(|p| Ok(p.mark_used(phys(addr as u64)?)?)))
+    to_code(with_pmm(|p| Ok(p.mark_used(frame_of(addr)?)?)))
 }
 
 /// Spec: `uint64_t pmm_get_total_kb(void)` (0 before `pmm_init`).
