@@ -4,6 +4,7 @@
 //! - `test`: every test, as CI runs it; installs what it needs the first time.
 //! - `bench`: the benchmarks against the peer crates, printing the README's tables.
 
+mod capi;
 mod setup;
 
 use std::process::{Command, ExitCode};
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("capi") => capi::test(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -80,6 +82,7 @@ fn test(args: &[String]) -> Result<(), String> {
         "--target",
         "x86_64-unknown-none",
     ])?;
+    capi::test()?;
     Ok(())
 }
 

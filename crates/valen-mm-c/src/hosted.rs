@@ -125,9 +125,8 @@ pub fn in_ram(phys: u64, len: u64) -> bool {
 pub fn mirror(virt: VirtAddr, phys: PhysAddr, len: u64) {
     let (v, p) = (virt.as_u64(), phys.as_u64());
     let fd = RAM_FD.load(Ordering::Acquire);
-    let ok = fd != u64::MAX
-        && v.checked_add(len).is_some_and(|e| e <= LOWER_HALF_END)
-        && in_ram(p, len);
+    let ok =
+        fd != u64::MAX && v.checked_add(len).is_some_and(|e| e <= LOWER_HALF_END) && in_ram(p, len);
     let mut table = MIRROR_TABLE.lock();
     let slot = table.iter().position(|&(_, l, _)| l == 0);
     let (true, Some(slot)) = (ok, slot) else {

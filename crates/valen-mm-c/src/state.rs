@@ -356,7 +356,9 @@ impl VmmGrowth {
 // its contiguous frames (hosted); page aligned, so 16-byte aligned.
 unsafe impl HeapGrowth for VmmGrowth {
     fn grow(&mut self, min_bytes: usize) -> Option<(NonNull<u8>, usize)> {
-        let want = min_bytes.max(self.grown).checked_next_multiple_of(PAGE_SIZE as usize)?;
+        let want = min_bytes
+            .max(self.grown)
+            .checked_next_multiple_of(PAGE_SIZE as usize)?;
         let min = min_bytes.checked_next_multiple_of(PAGE_SIZE as usize)?;
         let limit = valen_mm::heap::MAX_REGION / PAGE_SIZE as usize * PAGE_SIZE as usize;
         for bytes in [want.min(limit), min] {

@@ -208,7 +208,11 @@ pub const C_CONSTANTS: &[CConstant] = &[
     both("vmm.h", "VMM_DEVICE_WINDOW_START", DEVICE_WINDOW_START),
     both("vmm.h", "VMM_DEVICE_WINDOW_END", DEVICE_WINDOW_END),
     both("heap.h", "HEAP_MAGIC", HEAP_MAGIC as u64),
-    both("heap.h", "HEAP_INITIAL_SIZE", valen_mm::heap::INITIAL_HEAP_SIZE as u64),
+    both(
+        "heap.h",
+        "HEAP_INITIAL_SIZE",
+        valen_mm::heap::INITIAL_HEAP_SIZE as u64,
+    ),
     both("heap.h", "HEAP_MIN_ALIGN", valen_mm::heap::MIN_ALIGN as u64),
     both("pmm.h", "PMM_MIN_ALLOC_ADDR", valen_mm::pmm::MIN_ALLOC_ADDR),
     code("VALEN_OK", VALEN_OK),

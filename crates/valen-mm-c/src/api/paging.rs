@@ -12,7 +12,11 @@ use valen_mm::paging::PageSize;
 use valen_mm::{FrameAllocator, PageFlags, PhysAddr, VirtAddr, PAGE_SIZE};
 
 /// A page-aligned range from C integers: (virt, phys, bytes).
-pub(crate) fn page_range(virt: u64, phys: u64, size: u64) -> Result<(VirtAddr, PhysAddr, u64), CError> {
+pub(crate) fn page_range(
+    virt: u64,
+    phys: u64,
+    size: u64,
+) -> Result<(VirtAddr, PhysAddr, u64), CError> {
     let off = virt % PAGE_SIZE;
     if phys % PAGE_SIZE != off || size == 0 {
         return Err(CError::Invalid(virt));

@@ -57,7 +57,11 @@ pub extern "C" fn pmm_alloc_pages_aligned(count: u64, align: u64) -> *mut c_void
         return core::ptr::null_mut();
     }
     let frames = (align / valen_mm::PAGE_SIZE).max(1);
-    frame_ptr(with_pmm(|p| Ok(p.alloc_contiguous(count, frames)?)).ok().flatten())
+    frame_ptr(
+        with_pmm(|p| Ok(p.alloc_contiguous(count, frames)?))
+            .ok()
+            .flatten(),
+    )
 }
 
 /// Spec: `void pmm_free_page(void *addr)`: frees one frame.

@@ -95,7 +95,9 @@ pub extern "C" fn vmm_free(virt: *mut c_void) -> i32 {
 pub extern "C" fn vmm_map_device(phys: usize, size: u64) -> *mut c_void {
     with_mm(|space, mm, frames| {
         let p = PhysAddr::new(phys as u64).map_err(|_| CError::Invalid(phys as u64))?;
-        Ok(mm.vmm()?.map_device(space, frames, p, size, CacheMode::Uncached)?)
+        Ok(mm
+            .vmm()?
+            .map_device(space, frames, p, size, CacheMode::Uncached)?)
     })
     .map_or(core::ptr::null_mut(), |v| v.as_mut_ptr())
 }
