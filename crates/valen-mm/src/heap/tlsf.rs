@@ -202,9 +202,15 @@ impl Heap {
     /// before its end sentinel.
     #[inline]
     pub(super) fn span_of(&self, block: usize) -> Option<Span> {
-        self.spans[..self.span_count]
+        let inside = |o: &Span| block >= o.start && block + MIN_BLOCK + HEADER <= o.end;
+        // Most heaps are one region (adjacent growth merges): test it first.
+        let first = self.spans[0];
+        if inside(&first) {
+            return Some(first);
+        }
+        self.spans[1..self.span_count.max(1)]
             .iter()
-            .find(|o| block >= o.start && block + MIN_BLOCK + HEADER <= o.end)
+            .find(|o| inside(o))
             .copied()
     }
 
