@@ -81,9 +81,8 @@ impl Heap {
     /// As for [`Heap::free`].
     #[inline]
     pub unsafe fn free_sized(&mut self, ptr: *mut u8, size: usize) -> Result<(), BlockError> {
-        if let Some(bs) = super::block::block_size(size) {
-            prefetch(ptr.wrapping_add(bs - super::block::HEADER));
-        }
+        // The next header's tag lies within 16 bytes after `ptr + size`.
+        prefetch(ptr.wrapping_add(size).wrapping_add(8));
         // SAFETY: forwarded.
         unsafe { self.free(ptr) }
     }

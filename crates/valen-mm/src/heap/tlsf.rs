@@ -284,7 +284,8 @@ impl Heap {
             let mut sl_map = self.sl_bitmap[fl] & (!0u32 << sl);
             let mut f = fl;
             if sl_map == 0 {
-                let fl_map = self.fl_bitmap & (!0u32).checked_shl(fl as u32 + 1).unwrap_or(0);
+                // Levels above `fl` (a 64-bit shift: `fl + 1` may be 32).
+                let fl_map = self.fl_bitmap & ((!0u64 << (fl + 1)) as u32);
                 if fl_map == 0 {
                     return self.find_fallback(size);
                 }
