@@ -497,7 +497,7 @@ fn main() {
     // SAFETY: touch every page so no run pays page faults.
     unsafe { arena.write_bytes(1, ARENA) };
 
-    let reps = 7;
+    let reps = 9;
     let mut rows = Vec::new();
     for (n, steps) in [(1_000, 200_000), (10_000, 200_000)] {
         let t = churn_trace(0x4831 + n as u64, n, steps, |r| {

@@ -287,3 +287,55 @@ fn free_sized_checks_like_free() {
     }
     assert_eq!(h.check().unwrap().free_blocks, 1);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any pointer into the heap that is not a live block is refused, and the
+    /// heap stays intact (the walk passes) and keeps working.
+    #[test]
+    fn wild_pointers_never_corrupt(
+        sizes in proptest::collection::vec(0usize..3000, 1..40),
+        frees in proptest::collection::vec(proptest::bool::ANY, 40),
+        offsets in proptest::collection::vec(0usize..(ARENA / 16 + 64), 1..64),
+    ) {
+        let mut h = heap();
+        let mut live = Vec::new();
+        let mut start = 0usize;
+        for (i, &s) in sizes.iter().enumerate() {
+            let p = h.malloc(s).unwrap().as_ptr();
+            if i == 0 {
+                // The first block starts the region.
+                start = p as usize - 16;
+            }
+            // SAFETY: `p` holds `s` bytes.
+            unsafe { p.write_bytes(0x5A, s) };
+            if frees[i] {
+                // SAFETY: a block of this heap.
+                unsafe { h.free(p).unwrap() };
+            } else {
+                live.push(p);
+            }
+        }
+        let base = h.malloc(16).unwrap().as_ptr();
+        live.push(base);
+        let before = h.stats();
+        for &o in &offsets {
+            // Any 16-aligned address of the region, and a little past it.
+            let p = base.wrapping_add((start + o * 16).wrapping_sub(base as usize));
+            if live.contains(&p) {
+                continue;
+            }
+            // SAFETY: the heap checks the pointer before trusting it.
+            let r = unsafe { h.free(p) };
+            proptest::prop_assert!(r.is_err(), "{p:?} was accepted");
+            proptest::prop_assert_eq!(h.stats(), before);
+        }
+        h.check().unwrap();
+        for p in live {
+            // SAFETY: live blocks of this heap.
+            unsafe { h.free(p).unwrap() };
+        }
+        proptest::prop_assert_eq!(h.check().unwrap().free_blocks, 1);
+    }
+}

@@ -187,9 +187,9 @@ impl Model {
 
 fn cases() -> u32 {
     if cfg!(debug_assertions) {
-        128
+        256
     } else {
-        512
+        1024
     }
 }
 

@@ -126,7 +126,9 @@ impl Heap {
     /// In place when shrinking, when the next block is free and big enough,
     /// or (through [`LockedHeap`](super::LockedHeap)) when the block is the last of its region and the
     /// region grows next to it; otherwise allocate, copy, free. A null `ptr`
-    /// is `malloc`. On error the old block is untouched.
+    /// is `malloc`; a `new_size` of 0 shrinks the block to the minimal one
+    /// (it stays valid and must still be freed). On error the old block is
+    /// untouched.
     ///
     /// # Safety
     /// `ptr` is null or a block of this heap allocated with `align` that

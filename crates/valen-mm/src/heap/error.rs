@@ -217,3 +217,73 @@ impl fmt::Display for AllocError {
         }
     }
 }
+
+impl fmt::Display for ReallocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Block(e) => write!(f, "realloc refused the old block: {e}"),
+            Self::Alloc(e) => write!(f, "realloc found no room: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for RegionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::TooSmall { start, size } => {
+                write!(f, "region at {start} of {size:#x} bytes holds no block")
+            }
+            Self::Overlaps { start, existing } => {
+                write!(f, "region at {start} overlaps the region at {existing}")
+            }
+            Self::TooLarge { start, size } => {
+                write!(
+                    f,
+                    "region at {start} of {size:#x} bytes is past the largest block"
+                )
+            }
+            Self::TooManyRegions { max } => write!(f, "all {max} region slots are used"),
+            Self::Wraps { start, size } => {
+                write!(f, "region at {start} of {size:#x} bytes wraps around")
+            }
+        }
+    }
+}
+
+impl fmt::Display for IntegrityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::BadHeader { block, found } => write!(f, "block {block}: bad header {found:#x}"),
+            Self::BadBoundaryTag { block } => write!(f, "block {block}: boundary tag disagrees"),
+            Self::UncoalescedFree { block } => {
+                write!(f, "block {block}: free next to a free block")
+            }
+            Self::BadFreeList { fl, sl, block } => {
+                write!(f, "free list ({fl}, {sl}): bad entry {block}")
+            }
+            Self::BadBitmap { fl, sl } => {
+                write!(f, "bitmap bit ({fl}, {sl}) disagrees with its list")
+            }
+            Self::FreeCountMismatch {
+                in_regions,
+                in_lists,
+            } => write!(
+                f,
+                "{in_regions} free blocks in regions, {in_lists} in lists"
+            ),
+            Self::StatsMismatch {
+                used_bytes,
+                counted,
+            } => write!(
+                f,
+                "walk found {used_bytes} used bytes, counters say {counted}"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for BlockError {}
+impl core::error::Error for AllocError {}
+impl core::error::Error for ReallocError {}
+impl core::error::Error for RegionError {}
+impl core::error::Error for IntegrityError {}

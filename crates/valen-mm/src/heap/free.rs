@@ -16,7 +16,15 @@
 use super::block::{Block, Tag, END, FREE, MIN_BLOCK, PREV_FREE};
 use super::error::BlockError;
 use super::tlsf::Heap;
+use super::HEAP_MAGIC;
 use crate::addr::VirtAddr;
+
+/// The magic half of a tag plus the FREE and END bits.
+const MAGIC_FREE_END: u64 = (((FREE | END) as u64) << 32) | 0xFFFF_FFFF;
+/// The magic half of a tag plus the PREV_FREE bit.
+const MAGIC_PREV_FREE: u64 = ((PREV_FREE as u64) << 32) | 0xFFFF_FFFF;
+/// The magic number as the low half of a tag word.
+const MAGIC: u64 = HEAP_MAGIC as u64;
 
 fn va(p: usize) -> VirtAddr {
     VirtAddr::new_truncate(p as u64)
@@ -73,9 +81,8 @@ impl Heap {
     /// As for [`Heap::free`].
     #[inline]
     pub unsafe fn free_sized(&mut self, ptr: *mut u8, size: usize) -> Result<(), BlockError> {
-        if let Some(bs) = super::block::block_size(size) {
-            prefetch(ptr.wrapping_add(bs - super::block::HEADER));
-        }
+        // The next header's tag lies within 16 bytes after `ptr + size`.
+        prefetch(ptr.wrapping_add(size).wrapping_add(8));
         // SAFETY: forwarded.
         unsafe { self.free(ptr) }
     }
@@ -96,29 +103,30 @@ impl Heap {
         // SAFETY: `b` lies inside `span`, a minimal block before its end.
         let tag = unsafe { b.tag() };
         let size = tag.size();
+        // At least a minimal block: `span_of` checked that much room.
         let room = span.end - 16 - b.addr();
-        // One test for the common case, without short-circuit branches.
-        let fine = tag.magic_ok()
-            & (tag.flags() & (FREE | END) == 0)
-            & (size >= MIN_BLOCK)
-            & (size <= room);
+        // One test for the common case, without short-circuit branches: the
+        // magic with FREE and END clear, and a size that fits the region.
+        let fine =
+            (tag.0 & MAGIC_FREE_END == MAGIC) & (size.wrapping_sub(MIN_BLOCK) <= room - MIN_BLOCK);
         if !fine {
             return Err(tag_error(addr, tag, room));
         }
         let next = b.offset(size);
         // SAFETY: `next <= sentinel`, inside the span.
         let ntag = unsafe { next.tag() };
-        if !ntag.magic_ok() | ntag.has(PREV_FREE) {
+        // The magic, and PREV_FREE clear (this block is in use).
+        if ntag.0 & MAGIC_PREV_FREE != MAGIC {
             return Err(next_error(addr, next, ntag));
         }
         if tag.has(PREV_FREE) {
             // SAFETY: `b` is inside the span; its first word is readable.
             let psize = unsafe { b.prev_size() };
-            let ok = psize >= MIN_BLOCK && psize % 16 == 0 && psize <= b.addr() - span.start;
-            // SAFETY: checked just before to lie inside the span.
-            let ptag = ok.then(|| unsafe { b.back(psize).tag() });
-            let good = ptag.is_some_and(|t| t.magic_ok() && t.has(FREE) && t.size() == psize);
-            if !good {
+            let inside = psize % 16 == 0 && psize <= b.addr() - span.start;
+            // SAFETY: checked just before to lie inside the span, aligned.
+            let ptag = inside.then(|| unsafe { b.back(psize).tag() });
+            // A free block's predecessor is in use, so its tag is exactly this.
+            if ptag != Some(Tag::new(psize, FREE)) {
                 return Err(BlockError::FreeNeighbourDamaged {
                     addr: va(addr),
                     neighbour: va(b.addr().wrapping_sub(psize)),
@@ -194,7 +202,8 @@ fn tag_error(addr: usize, tag: Tag, room: usize) -> BlockError {
     } else if tag.has(FREE) {
         BlockError::DoubleFree { addr: va(addr) }
     } else {
-        debug_assert!(tag.has(END) || tag.size() < MIN_BLOCK || tag.size() > room);
+        // END, or a size below a block or past the region (`room`).
+        let _ = room;
         BlockError::BadSize {
             addr: va(addr),
             found: tag.size(),

@@ -20,6 +20,9 @@ use core::ptr::{self, NonNull};
 pub const INITIAL_HEAP_SIZE: usize = 16 * 1024;
 /// Growth comes in chunks of at least this much.
 pub const GROWTH_CHUNK: usize = 64 * 1024;
+/// Growths one request may trigger before it gives up (a source that hands
+/// out less than it was asked for cannot make a request spin forever).
+const MAX_GROWS: usize = 4;
 
 /// The heap and the record of refused pointers, under one lock.
 struct Inner {
@@ -102,7 +105,7 @@ impl<G: HeapGrowth> LockedHeap<G> {
 
     /// Allocates `size` bytes aligned to `align`, growing the heap if needed.
     pub fn try_alloc(&self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
-        loop {
+        for _ in 0..=MAX_GROWS {
             let empty = {
                 let mut g = self.inner.lock();
                 match g.heap.try_alloc(size, align) {
@@ -112,9 +115,10 @@ impl<G: HeapGrowth> LockedHeap<G> {
             };
             let grown = Self::growth_for(size, align, empty).is_some_and(|b| self.grow(b));
             if !grown {
-                return Err(AllocError::OutOfMemory { size, align });
+                break;
             }
         }
+        Err(AllocError::OutOfMemory { size, align })
     }
 
     /// `malloc`: 16-byte aligned, growing as needed (see [`Heap::malloc`]).
@@ -178,7 +182,7 @@ impl<G: HeapGrowth> LockedHeap<G> {
         new_size: usize,
         align: usize,
     ) -> Result<NonNull<u8>, ReallocError> {
-        loop {
+        for _ in 0..=MAX_GROWS {
             let empty = {
                 let mut g = self.inner.lock();
                 // SAFETY: forwarded.
@@ -196,12 +200,13 @@ impl<G: HeapGrowth> LockedHeap<G> {
             };
             let grown = Self::growth_for(new_size, align, empty).is_some_and(|b| self.grow(b));
             if !grown {
-                return Err(ReallocError::Alloc(AllocError::OutOfMemory {
-                    size: new_size,
-                    align,
-                }));
+                break;
             }
         }
+        Err(ReallocError::Alloc(AllocError::OutOfMemory {
+            size: new_size,
+            align,
+        }))
     }
 
     /// Bytes usable at `ptr`.

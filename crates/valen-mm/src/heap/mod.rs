@@ -7,6 +7,7 @@
 //!      Heap        TLSF core, &mut self                             tlsf.rs
 //!        |-- size classes (pure)                                    class.rs
 //!        |-- blocks: HEAP_MAGIC tags, boundary tags                 block.rs
+//!        |-- splitting and coalescing                               merge.rs
 //!        |-- malloc / aligned / calloc / realloc                    alloc.rs
 //!        |-- free and pointer validation                            free.rs
 //!        `-- statistics, integrity walk                             check.rs
@@ -27,6 +28,7 @@ mod error;
 mod free;
 mod growth;
 mod locked;
+mod merge;
 mod tlsf;
 
 #[cfg(test)]
