@@ -124,18 +124,11 @@ impl Pmm<'_> {
     #[inline]
     pub fn free_page(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
         let a = addr.as_u64();
-        if a % PAGE_SIZE != 0 {
-            return Err(PmmError::Unaligned { addr: a });
-        }
         let f = a / PAGE_SIZE;
-        if f >= self.bitmap.frames() {
-            return Err(self.outside(a));
-        }
-        if f < FIRST_FRAME {
-            return Err(PmmError::BelowMinimum { addr: a });
-        }
-        if !self.allocatable.contains(f) {
-            return Err(PmmError::Reserved { addr: a });
+        // One test for every way the address can be wrong (the allocatable
+        // ranges lie inside RAM and above 2 MiB); the cold path says which.
+        if a % PAGE_SIZE != 0 || !self.allocatable.contains(f) {
+            return Err(self.why_not_allocatable(a));
         }
         if !self.bitmap.release_one(f) {
             return Err(PmmError::DoubleFree { addr: a });
@@ -143,10 +136,13 @@ impl Pmm<'_> {
         Ok(())
     }
 
-    fn outside(&self, addr: u64) -> PmmError {
-        PmmError::OutsideRam {
-            addr,
-            ram_end: self.ram_end().as_u64(),
+    /// Why `free_page(addr)` refused `addr`, which is unaligned or not allocatable.
+    #[cold]
+    fn why_not_allocatable(&self, a: u64) -> PmmError {
+        match self.frame_number(PhysAddr::new_truncate(a)) {
+            Err(e) => e,
+            Ok(f) if f < FIRST_FRAME => PmmError::BelowMinimum { addr: a },
+            Ok(_) => PmmError::Reserved { addr: a },
         }
     }
 

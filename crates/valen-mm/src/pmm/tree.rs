@@ -96,16 +96,25 @@ impl<'a> Tree<'a> {
         }
     }
 
-    /// Sets (`value`) or clears level-0 bits `[start, end)` in bulk and
-    /// brings the levels above in step.
+    /// Sets (`value`) or clears level-0 bits `[start, end)` in bulk (one
+    /// read-modify-write per level-0 word) and brings the levels above in
+    /// step where a word's zero-ness changed.
     pub(crate) fn fill(&mut self, start: usize, end: usize, value: bool) {
         if start >= end {
             return;
         }
-        super::bitmap::fill_bits(self.levels[0], start as u64, end as u64, value);
-        for j in start / 64..=(end - 1) / 64 {
-            let nonzero = self.levels[0][j] != 0;
-            self.fix_from(1, j, nonzero);
+        let (first, last) = (start / 64, (end - 1) / 64);
+        for j in first..=last {
+            let lo = if j == first { start % 64 } else { 0 };
+            let hi = if j == last { (end - 1) % 64 } else { 63 };
+            let m = (!0u64 << lo) & (!0u64 >> (63 - hi));
+            let w = &mut self.levels[0][j];
+            let was = *w;
+            let now = if value { was | m } else { was & !m };
+            *w = now;
+            if (was == 0) != (now == 0) {
+                self.fix_from(1, j, now != 0);
+            }
         }
     }
 
