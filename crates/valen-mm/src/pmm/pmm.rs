@@ -127,7 +127,8 @@ impl Pmm<'_> {
         let f = a / PAGE_SIZE;
         // One test for every way the address can be wrong (the allocatable
         // ranges lie inside RAM and above 2 MiB); the cold path says which.
-        if a % PAGE_SIZE != 0 || !self.allocatable.contains(f) {
+        let allocatable = self.bitmap.in_free_chunk(f) || self.allocatable.contains(f);
+        if a % PAGE_SIZE != 0 || !allocatable {
             return Err(self.why_not_allocatable(a));
         }
         if !self.bitmap.release_one(f) {
@@ -215,7 +216,8 @@ impl Pmm<'_> {
     }
 
     /// Checks every invariant: summaries agree with the bitmap, the free count
-    /// agrees, and no frame outside the allocatable ranges is free. O(RAM).
+    /// agrees, no frame outside the allocatable ranges is free, and the chunk
+    /// map claims no chunk with a frame outside them. O(RAM).
     pub fn check(&self) -> Result<(), Corruption> {
         self.bitmap.check()?;
         let mut cursor = 0;
@@ -225,6 +227,11 @@ impl Pmm<'_> {
                 return Err(Corruption::ReservedFree { frame });
             }
             cursor = e;
+        }
+        for (s, e) in self.bitmap.free_chunks() {
+            if let Some(frame) = self.allocatable.first_outside(s, e) {
+                return Err(Corruption::Chunk { frame });
+            }
         }
         if self.bitmap.free_frames() > self.total_frames {
             return Err(Corruption::FreeCount {

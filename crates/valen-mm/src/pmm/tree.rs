@@ -118,6 +118,16 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// Stores `now` into level-0 word `j`, whose value was `was`, and brings
+    /// the levels above in step if its zero-ness changed.
+    #[inline]
+    pub(crate) fn store_level0(&mut self, j: usize, was: u64, now: u64) {
+        self.levels[0][j] = now;
+        if (was == 0) != (now == 0) {
+            self.fix_from(1, j, now != 0);
+        }
+    }
+
     /// Makes bit `idx` of `level` equal `nonzero` and climbs while that
     /// changes whether its word is zero.
     fn fix_from(&mut self, level: usize, mut idx: usize, nonzero: bool) {
