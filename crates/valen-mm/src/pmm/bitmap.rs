@@ -265,29 +265,47 @@ impl<'a> FrameBitmap<'a> {
     }
 
     /// Sets the bits of `[start, end)` to `used`, keeping the summaries and
-    /// the free count in step: the (at most two) partial words one by one,
-    /// the whole words between them in bulk. The caller has checked the
-    /// range: inside the bitmap, and every bit in it currently `!used`.
+    /// the free count in step. Word by word, but the summary bits of all the
+    /// words under one summary word are gathered into masks and written once.
+    /// The caller has checked the range: inside the bitmap, and every bit in
+    /// it currently `!used`.
     #[inline]
     pub fn set_range(&mut self, start: u64, end: u64, used: bool) {
         if start >= end {
             return;
         }
         let (first, last) = ((start / 64) as usize, ((end - 1) / 64) as usize);
-        let lo = !0u64 << (start % 64);
-        let hi = !0u64 >> (63 - (end - 1) % 64);
-        if first == last {
-            self.set_bits(first, lo & hi, used);
-        } else {
-            self.set_bits(first, lo, used);
-            if first + 1 < last {
-                // Whole words: all used (none free, none empty) or all free.
-                self.words[first + 1..last].fill(if used { !0 } else { 0 });
-                self.has_free.fill(first + 1, last, !used);
-                self.empty.fill(first + 1, last, !used);
+        let mut group = first / 64;
+        // Allocating: words that became full, words that were empty.
+        // Freeing: words that now have a free frame, words that became empty.
+        let (mut fullness, mut emptiness) = (0u64, 0u64);
+        for w in first..=last {
+            if w / 64 != group {
+                self.apply_summary(group, fullness, emptiness, used);
+                (group, fullness, emptiness) = (w / 64, 0, 0);
             }
-            self.set_bits(last, hi, used);
+            let mut m = !0u64;
+            if w == first {
+                m &= !0u64 << (start % 64);
+            }
+            if w == last {
+                m &= !0u64 >> (63 - (end - 1) % 64);
+            }
+            let old = self.words[w];
+            let bit = 1u64 << (w % 64);
+            if used {
+                let new = old | m;
+                self.words[w] = new;
+                fullness |= ((new == !0) as u64) * bit;
+                emptiness |= ((old == 0) as u64) * bit;
+            } else {
+                let new = old & !m;
+                self.words[w] = new;
+                fullness |= bit;
+                emptiness |= ((new == 0) as u64) * bit;
+            }
         }
+        self.apply_summary(group, fullness, emptiness, used);
         if used {
             self.free -= end - start;
         } else {
@@ -295,25 +313,16 @@ impl<'a> FrameBitmap<'a> {
         }
     }
 
-    /// Sets (`used`) or clears the bits `m` of word `w` and its summary bits;
-    /// the free count is the caller's.
+    /// Writes the summary masks [`set_range`](Self::set_range) gathered for
+    /// the 64 words of `group`.
     #[inline]
-    fn set_bits(&mut self, w: usize, m: u64, used: bool) {
-        let old = self.words[w];
+    fn apply_summary(&mut self, group: usize, fullness: u64, emptiness: u64, used: bool) {
         if used {
-            let new = old | m;
-            self.words[w] = new;
-            self.has_free.clear_if(w, new == !0);
-            if old == 0 {
-                self.empty.clear(w);
-            }
+            self.has_free.update_level0(group, |x| x & !fullness);
+            self.empty.update_level0(group, |x| x & !emptiness);
         } else {
-            let new = old & !m;
-            self.words[w] = new;
-            self.has_free.set(w);
-            if new == 0 {
-                self.empty.set(w);
-            }
+            self.has_free.update_level0(group, |x| x | fullness);
+            self.empty.update_level0(group, |x| x | emptiness);
         }
     }
 

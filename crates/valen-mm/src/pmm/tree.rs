@@ -96,26 +96,12 @@ impl<'a> Tree<'a> {
         }
     }
 
-    /// Sets (`value`) or clears level-0 bits `[start, end)` in bulk (one
-    /// read-modify-write per level-0 word) and brings the levels above in
-    /// step where a word's zero-ness changed.
-    pub(crate) fn fill(&mut self, start: usize, end: usize, value: bool) {
-        if start >= end {
-            return;
-        }
-        let (first, last) = (start / 64, (end - 1) / 64);
-        for j in first..=last {
-            let lo = if j == first { start % 64 } else { 0 };
-            let hi = if j == last { (end - 1) % 64 } else { 63 };
-            let m = (!0u64 << lo) & (!0u64 >> (63 - hi));
-            let w = &mut self.levels[0][j];
-            let was = *w;
-            let now = if value { was | m } else { was & !m };
-            *w = now;
-            if (was == 0) != (now == 0) {
-                self.fix_from(1, j, now != 0);
-            }
-        }
+    /// Replaces level-0 word `j` by `f` of it and brings the levels above in
+    /// step if its zero-ness changed.
+    #[inline]
+    pub(crate) fn update_level0(&mut self, j: usize, f: impl FnOnce(u64) -> u64) {
+        let was = self.levels[0][j];
+        self.store_level0(j, was, f(was));
     }
 
     /// Stores `now` into level-0 word `j`, whose value was `was`, and brings
@@ -146,17 +132,6 @@ impl<'a> Tree<'a> {
                 }
             }
             idx /= 64;
-        }
-    }
-
-    /// Clears bit `idx` of level 0 if `cond`, without a branch on `cond`;
-    /// climbs (rarely) only when the level-0 word becomes zero.
-    #[inline]
-    pub(crate) fn clear_if(&mut self, idx: usize, cond: bool) {
-        let w = &mut self.levels[0][idx / 64];
-        *w &= !((cond as u64) << (idx % 64));
-        if *w == 0 {
-            self.clear(idx);
         }
     }
 
