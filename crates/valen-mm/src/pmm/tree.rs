@@ -84,15 +84,13 @@ impl<'a> Tree<'a> {
 
     /// Sets bit `idx` of level 0 and the bits above it that become set.
     #[inline]
-    pub(crate) fn set(&mut self, mut idx: usize) {
-        for level in self.levels[..self.depth].iter_mut() {
-            let w = &mut level[idx / 64];
-            let was = *w;
-            *w = was | 1 << (idx % 64);
-            if was != 0 {
-                return;
-            }
-            idx /= 64;
+    pub(crate) fn set(&mut self, idx: usize) {
+        // Level 0 inline (the common case stops there), the rest out of line.
+        let w = &mut self.levels[0][idx / 64];
+        let was = *w;
+        *w = was | 1 << (idx % 64);
+        if was == 0 {
+            self.fix_from(1, idx / 64, true);
         }
     }
 
