@@ -275,6 +275,55 @@ impl<'a> FrameBitmap<'a> {
             return;
         }
         let (first, last) = ((start / 64) as usize, ((end - 1) / 64) as usize);
+        if first / 64 != last / 64 {
+            return self.set_range_across(start, end, used);
+        }
+        // The run lies under one summary word (any run of up to 4096
+        // frames mostly does): its edge words one by one, the whole words
+        // between them in bulk, every summary bit in one write.
+        let lo = !0u64 << (start % 64);
+        let hi = !0u64 >> (63 - (end - 1) % 64);
+        let (fullness, emptiness) = if first == last {
+            self.set_edge(first, lo & hi, used)
+        } else {
+            let (f1, e1) = self.set_edge(first, lo, used);
+            let (f2, e2) = self.set_edge(last, hi, used);
+            // Whole words: every one was entirely free (allocating) or
+            // entirely used (freeing), and flips to the other state.
+            let inner = ((1u64 << (last % 64)) - 1) & !((2u64 << (first % 64)) - 1);
+            for x in &mut self.words[first + 1..last] {
+                *x = if used { !0 } else { 0 };
+            }
+            (f1 | f2 | inner, e1 | e2 | inner)
+        };
+        self.apply_summary(first / 64, fullness, emptiness, used);
+        if used {
+            self.free -= end - start;
+        } else {
+            self.free += end - start;
+        }
+    }
+
+    /// Sets (`used`) or clears the bits `m` of word `w`; returns its summary
+    /// bits as [`set_range`](Self::set_range) gathers them.
+    #[inline]
+    fn set_edge(&mut self, w: usize, m: u64, used: bool) -> (u64, u64) {
+        let old = self.words[w];
+        let bit = 1u64 << (w % 64);
+        if used {
+            let new = old | m;
+            self.words[w] = new;
+            (((new == !0) as u64) * bit, ((old == 0) as u64) * bit)
+        } else {
+            let new = old & !m;
+            self.words[w] = new;
+            (bit, ((new == 0) as u64) * bit)
+        }
+    }
+
+    /// [`set_range`](Self::set_range) for a run under several summary words.
+    fn set_range_across(&mut self, start: u64, end: u64, used: bool) {
+        let (first, last) = ((start / 64) as usize, ((end - 1) / 64) as usize);
         let mut group = first / 64;
         // Allocating: words that became full, words that were empty.
         // Freeing: words that now have a free frame, words that became empty.
