@@ -264,6 +264,26 @@ impl<'a> FrameBitmap<'a> {
         None
     }
 
+    /// Whether every frame of `[start, end)` (inside the bitmap) is `used`:
+    /// the edge words masked, the words between compared whole.
+    #[inline]
+    pub fn all_are(&self, start: u64, end: u64, used: bool) -> bool {
+        if start >= end {
+            return true;
+        }
+        let (first, last) = ((start / 64) as usize, ((end - 1) / 64) as usize);
+        let lo = !0u64 << (start % 64);
+        let hi = !0u64 >> (63 - (end - 1) % 64);
+        // Bits that disagree with `used`.
+        let wrong = |w: u64| if used { !w } else { w };
+        if first == last {
+            return wrong(self.words[first]) & lo & hi == 0;
+        }
+        wrong(self.words[first]) & lo == 0
+            && wrong(self.words[last]) & hi == 0
+            && self.words[first + 1..last].iter().all(|&w| wrong(w) == 0)
+    }
+
     /// Sets the bits of `[start, end)` to `used`, keeping the summaries and
     /// the free count in step. Word by word, but the summary bits of all the
     /// words under one summary word are gathered into masks and written once.
@@ -526,6 +546,33 @@ mod tests {
         assert_eq!(b.check(), Ok(()));
         b.set_range(128, 192, false);
         assert!(b.empty.get(2));
+        assert_eq!(b.check(), Ok(()));
+    }
+
+    #[test]
+    fn all_are_agrees_with_every_bit() {
+        let frames = 9000;
+        let mut mem = vec![0u64; storage_words(frames) as usize];
+        let mut b = FrameBitmap::new(&mut mem, frames, [(0, frames)].into_iter()).unwrap();
+        b.set_range(100, 700, true);
+        b.set_range(4000, 4100, true);
+        b.set_range(4050, 4051, false);
+        for (s, e) in [
+            (100, 700),
+            (99, 700),
+            (100, 701),
+            (130, 140),
+            (64, 128),
+            (4000, 4100),
+            (4000, 4050),
+            (5000, 8999),
+            (690, 4000),
+        ] {
+            for used in [true, false] {
+                let want = (s..e).all(|f| b.is_free(f) != used);
+                assert_eq!(b.all_are(s, e, used), want, "[{s}, {e}) used {used}");
+            }
+        }
         assert_eq!(b.check(), Ok(()));
     }
 

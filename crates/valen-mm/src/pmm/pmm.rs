@@ -309,15 +309,17 @@ impl Pmm<'_> {
     /// valid and every frame is currently `!used`; else changes nothing.
     fn set_checked(&mut self, addr: PhysAddr, count: u64, used: bool) -> Result<(), PmmError> {
         let start = self.check_range(addr, count)?;
-        if let Some(f) = self.bitmap.first_with(start, start + count, used) {
-            let addr = f * PAGE_SIZE;
+        let end = start + count;
+        if !self.bitmap.all_are(start, end, !used) {
+            // Which frame is the culprit is only worth finding on this path.
+            let addr = self.bitmap.first_with(start, end, used).unwrap_or(start) * PAGE_SIZE;
             return Err(if used {
                 PmmError::AlreadyUsed { addr }
             } else {
                 PmmError::DoubleFree { addr }
             });
         }
-        self.bitmap.set_range(start, start + count, used);
+        self.bitmap.set_range(start, end, used);
         Ok(())
     }
 }
