@@ -330,9 +330,13 @@ impl FrameAllocator for Pmm<'_> {
     }
 
     unsafe fn deallocate_frame(&mut self, frame: Frame) {
-        // The contract says `frame` came from `allocate_frame` and is still
+        // The contract says `frame` came from this allocator and is still
         // allocated, so this cannot fail; were it broken, the PMM refuses
         // the free and stays consistent, and there is no one to tell.
         let _ = self.free_page(frame.start());
+    }
+
+    fn allocate_contiguous(&mut self, count: u64) -> Option<Frame> {
+        self.alloc_pages(count).ok().flatten()
     }
 }
