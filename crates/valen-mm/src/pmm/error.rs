@@ -157,4 +157,9 @@ pub enum Corruption {
         /// The frame number.
         frame: u64,
     },
+    /// The chunk map calls a chunk allocatable that holds this unallocatable frame.
+    Chunk {
+        /// The frame number.
+        frame: u64,
+    },
 }

@@ -158,6 +158,10 @@ impl FrameAllocator for LockedPmm<'_> {
         self.inner.get_mut().alloc_page()
     }
 
+    fn allocate_contiguous(&mut self, count: u64) -> Option<Frame> {
+        self.inner.get_mut().allocate_contiguous(count)
+    }
+
     unsafe fn deallocate_frame(&mut self, frame: Frame) {
         // SAFETY: the caller upholds `deallocate_frame`'s contract; we forward it.
         unsafe { self.inner.get_mut().deallocate_frame(frame) }
@@ -167,6 +171,10 @@ impl FrameAllocator for LockedPmm<'_> {
 impl FrameAllocator for &LockedPmm<'_> {
     fn allocate_frame(&mut self) -> Option<Frame> {
         self.alloc_page()
+    }
+
+    fn allocate_contiguous(&mut self, count: u64) -> Option<Frame> {
+        self.lock().allocate_contiguous(count)
     }
 
     unsafe fn deallocate_frame(&mut self, frame: Frame) {

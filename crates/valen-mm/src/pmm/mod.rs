@@ -2,11 +2,18 @@
 //!
 //! ```text
 //!   LockedPmm      SpinLock<Pmm>: the same calls through &self (locked.rs)
-//!     Pmm          typed addresses, checks every argument, statistics (pmm.rs)
-//!       FrameBitmap  1 bit per frame + "has-free" / "empty" summaries (bitmap.rs)
+//!     Pmm          typed addresses, checks every argument, statistics (pmm.rs);
+//!                  constructors and bitmap placement (init.rs)
+//!       FrameBitmap  1 bit per frame + "has-free" / "empty" summaries and a
+//!                    map of entirely allocatable 2 MiB chunks (bitmap.rs)
 //!         Tree         the summary levels (tree.rs); run searches (search.rs)
 //!       FrameRanges  the frames it may ever hand out (ranges.rs)
 //! ```
+//!
+//! Costs: single-frame allocation and free are a handful of word operations
+//! (next fit through the summary, never a scan from the start); a run search
+//! skips full words and, for long runs, whole 4096-frame groups without an
+//! entirely free word; bitmap and summaries take about 1.034 bits per frame.
 //!
 //! Everything the spec's PMM does (`pmm_init`, `pmm_alloc_page`,
 //! `pmm_alloc_pages`, `pmm_free_page`, `pmm_mark_free`, `pmm_mark_used`,

@@ -9,7 +9,7 @@
 //!
 //! [`LockedPmm`]: super::LockedPmm
 
-use super::bitmap::FrameBitmap;
+use super::bitmap::{FrameBitmap, CHUNK_FRAMES};
 use super::error::{Corruption, PmmError};
 use super::init::BitmapPlacement;
 use super::ranges::FrameRanges;
@@ -124,18 +124,12 @@ impl Pmm<'_> {
     #[inline]
     pub fn free_page(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
         let a = addr.as_u64();
-        if a % PAGE_SIZE != 0 {
-            return Err(PmmError::Unaligned { addr: a });
-        }
         let f = a / PAGE_SIZE;
-        if f >= self.bitmap.frames() {
-            return Err(self.outside(a));
-        }
-        if f < FIRST_FRAME {
-            return Err(PmmError::BelowMinimum { addr: a });
-        }
-        if !self.allocatable.contains(f) {
-            return Err(PmmError::Reserved { addr: a });
+        // One test for every way the address can be wrong (the allocatable
+        // ranges lie inside RAM and above 2 MiB); the cold path says which.
+        let allocatable = self.bitmap.in_free_chunk(f) || self.allocatable.contains(f);
+        if a % PAGE_SIZE != 0 || !allocatable {
+            return Err(self.why_not_allocatable(a));
         }
         if !self.bitmap.release_one(f) {
             return Err(PmmError::DoubleFree { addr: a });
@@ -143,10 +137,13 @@ impl Pmm<'_> {
         Ok(())
     }
 
-    fn outside(&self, addr: u64) -> PmmError {
-        PmmError::OutsideRam {
-            addr,
-            ram_end: self.ram_end().as_u64(),
+    /// Why `free_page(addr)` refused `addr`, which is unaligned or not allocatable.
+    #[cold]
+    fn why_not_allocatable(&self, a: u64) -> PmmError {
+        match self.frame_number(PhysAddr::new_truncate(a)) {
+            Err(e) => e,
+            Ok(f) if f < FIRST_FRAME => PmmError::BelowMinimum { addr: a },
+            Ok(_) => PmmError::Reserved { addr: a },
         }
     }
 
@@ -219,7 +216,8 @@ impl Pmm<'_> {
     }
 
     /// Checks every invariant: summaries agree with the bitmap, the free count
-    /// agrees, and no frame outside the allocatable ranges is free. O(RAM).
+    /// agrees, no frame outside the allocatable ranges is free, and the chunk
+    /// map claims no chunk with a frame outside them. O(RAM).
     pub fn check(&self) -> Result<(), Corruption> {
         self.bitmap.check()?;
         let mut cursor = 0;
@@ -229,6 +227,11 @@ impl Pmm<'_> {
                 return Err(Corruption::ReservedFree { frame });
             }
             cursor = e;
+        }
+        for (s, e) in self.bitmap.free_chunks() {
+            if let Some(frame) = self.allocatable.first_outside(s, e) {
+                return Err(Corruption::Chunk { frame });
+            }
         }
         if self.bitmap.free_frames() > self.total_frames {
             return Err(Corruption::FreeCount {
@@ -287,10 +290,17 @@ impl Pmm<'_> {
                 addr: addr.as_u64(),
             });
         }
-        if let Some(f) = self.allocatable.first_outside(start, end) {
-            return Err(PmmError::Reserved {
-                addr: f * PAGE_SIZE,
-            });
+        // A run of at most one chunk whose end chunks are entirely
+        // allocatable is allocatable: two loads instead of a search.
+        let in_chunks = count <= CHUNK_FRAMES
+            && self.bitmap.in_free_chunk(start)
+            && self.bitmap.in_free_chunk(end - 1);
+        if !in_chunks {
+            if let Some(f) = self.allocatable.first_outside(start, end) {
+                return Err(PmmError::Reserved {
+                    addr: f * PAGE_SIZE,
+                });
+            }
         }
         Ok(start)
     }
@@ -299,15 +309,17 @@ impl Pmm<'_> {
     /// valid and every frame is currently `!used`; else changes nothing.
     fn set_checked(&mut self, addr: PhysAddr, count: u64, used: bool) -> Result<(), PmmError> {
         let start = self.check_range(addr, count)?;
-        if let Some(f) = self.bitmap.first_with(start, start + count, used) {
-            let addr = f * PAGE_SIZE;
+        let end = start + count;
+        if !self.bitmap.all_are(start, end, !used) {
+            // Which frame is the culprit is only worth finding on this path.
+            let addr = self.bitmap.first_with(start, end, used).unwrap_or(start) * PAGE_SIZE;
             return Err(if used {
                 PmmError::AlreadyUsed { addr }
             } else {
                 PmmError::DoubleFree { addr }
             });
         }
-        self.bitmap.set_range(start, start + count, used);
+        self.bitmap.set_range(start, end, used);
         Ok(())
     }
 }
@@ -318,9 +330,13 @@ impl FrameAllocator for Pmm<'_> {
     }
 
     unsafe fn deallocate_frame(&mut self, frame: Frame) {
-        // The contract says `frame` came from `allocate_frame` and is still
+        // The contract says `frame` came from this allocator and is still
         // allocated, so this cannot fail; were it broken, the PMM refuses
         // the free and stays consistent, and there is no one to tell.
         let _ = self.free_page(frame.start());
+    }
+
+    fn allocate_contiguous(&mut self, count: u64) -> Option<Frame> {
+        self.alloc_pages(count).ok().flatten()
     }
 }

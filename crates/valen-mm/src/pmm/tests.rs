@@ -125,3 +125,23 @@ fn locked_pmm_offers_the_spec_names() {
     );
     assert_eq!(p.into_inner().check(), Ok(()));
 }
+
+#[test]
+fn frame_allocator_trait_hands_out_runs_given_back_frame_by_frame() {
+    use crate::frame_alloc::FrameAllocator;
+    let mut store = vec![0u64; storage_words(32 * MIB / 4096) as usize];
+    let mut p = Pmm::new_in(&mut store, &Preset::Pc32M.map()).unwrap();
+    let used = p.used_frames();
+    let run = p.allocate_contiguous(3).unwrap();
+    let one = p.allocate_frame().unwrap();
+    assert_eq!(p.used_frames(), used + 4);
+    for i in 0..3 {
+        let f = crate::addr::Frame::from_number(run.number() + i).unwrap();
+        // SAFETY: part of the run allocated above, no longer used.
+        unsafe { p.deallocate_frame(f) };
+    }
+    // SAFETY: allocated above, no longer used.
+    unsafe { p.deallocate_frame(one) };
+    assert_eq!(p.used_frames(), used);
+    assert_eq!(p.allocate_contiguous(0), None);
+}

@@ -84,28 +84,31 @@ impl<'a> Tree<'a> {
 
     /// Sets bit `idx` of level 0 and the bits above it that become set.
     #[inline]
-    pub(crate) fn set(&mut self, mut idx: usize) {
-        for level in self.levels[..self.depth].iter_mut() {
-            let w = &mut level[idx / 64];
-            let was = *w;
-            *w = was | 1 << (idx % 64);
-            if was != 0 {
-                return;
-            }
-            idx /= 64;
+    pub(crate) fn set(&mut self, idx: usize) {
+        // Level 0 inline (the common case stops there), the rest out of line.
+        let w = &mut self.levels[0][idx / 64];
+        let was = *w;
+        *w = was | 1 << (idx % 64);
+        if was == 0 {
+            self.fix_from(1, idx / 64, true);
         }
     }
 
-    /// Sets (`value`) or clears level-0 bits `[start, end)` in bulk and
-    /// brings the levels above in step.
-    pub(crate) fn fill(&mut self, start: usize, end: usize, value: bool) {
-        if start >= end {
-            return;
-        }
-        super::bitmap::fill_bits(self.levels[0], start as u64, end as u64, value);
-        for j in start / 64..=(end - 1) / 64 {
-            let nonzero = self.levels[0][j] != 0;
-            self.fix_from(1, j, nonzero);
+    /// Replaces level-0 word `j` by `f` of it and brings the levels above in
+    /// step if its zero-ness changed.
+    #[inline]
+    pub(crate) fn update_level0(&mut self, j: usize, f: impl FnOnce(u64) -> u64) {
+        let was = self.levels[0][j];
+        self.store_level0(j, was, f(was));
+    }
+
+    /// Stores `now` into level-0 word `j`, whose value was `was`, and brings
+    /// the levels above in step if its zero-ness changed.
+    #[inline]
+    pub(crate) fn store_level0(&mut self, j: usize, was: u64, now: u64) {
+        self.levels[0][j] = now;
+        if (was == 0) != (now == 0) {
+            self.fix_from(1, j, now != 0);
         }
     }
 
@@ -127,17 +130,6 @@ impl<'a> Tree<'a> {
                 }
             }
             idx /= 64;
-        }
-    }
-
-    /// Clears bit `idx` of level 0 if `cond`, without a branch on `cond`;
-    /// climbs (rarely) only when the level-0 word becomes zero.
-    #[inline]
-    pub(crate) fn clear_if(&mut self, idx: usize, cond: bool) {
-        let w = &mut self.levels[0][idx / 64];
-        *w &= !((cond as u64) << (idx % 64));
-        if *w == 0 {
-            self.clear(idx);
         }
     }
 
