@@ -118,3 +118,57 @@ pub fn to_code(r: Result<(), CError>) -> i32 {
         Err(e) => e.code(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use valen_mm::VirtAddr;
+
+    #[test]
+    fn each_failure_gets_its_code() {
+        let virt = VirtAddr::new(0x1000).unwrap();
+        let cases = [
+            (CError::NotInit, VALEN_ENOTINIT),
+            (CError::Already, VALEN_EALREADY),
+            (CError::Invalid(3), VALEN_EINVAL),
+            (
+                PmmError::DoubleFree { addr: 0x20_0000 }.into(),
+                VALEN_ENOENT,
+            ),
+            (
+                PmmError::AlreadyUsed { addr: 0x20_0000 }.into(),
+                VALEN_EEXIST,
+            ),
+            (PmmError::BelowMinimum { addr: 0x1000 }.into(), VALEN_EINVAL),
+            (PagingError::NotMapped { virt }.into(), VALEN_ENOENT),
+            (
+                PagingError::OutOfFrames { obtained: 1 }.into(),
+                VALEN_ENOMEM,
+            ),
+            (PagingError::UnalignedVirt(virt).into(), VALEN_EINVAL),
+            (VmmError::NotAllocated(virt).into(), VALEN_ENOENT),
+            (
+                VmmError::OutOfFrames {
+                    wanted: 4,
+                    obtained: 1,
+                }
+                .into(),
+                VALEN_ENOMEM,
+            ),
+            (
+                VmmError::Paging(PagingError::NotMapped { virt }).into(),
+                VALEN_ENOENT,
+            ),
+            (VmmError::Zero.into(), VALEN_EINVAL),
+            (
+                CError::Alloc(AllocError::OutOfMemory { size: 1, align: 16 }),
+                VALEN_ENOMEM,
+            ),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.code(), code, "{e:?}");
+            assert_eq!(to_code(Err(e)), code);
+        }
+        assert_eq!(to_code(Ok(())), VALEN_OK);
+    }
+}

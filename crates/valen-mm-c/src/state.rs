@@ -28,6 +28,7 @@
 use crate::error::CError;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
+use valen_mm::arch::Mmu;
 use valen_mm::heap::{HeapGrowth, LockedHeap};
 use valen_mm::paging::AddressSpace;
 use valen_mm::pmm::Pmm;
@@ -323,7 +324,7 @@ pub struct VmmGrowth {
     grown: usize,
 }
 
-/// The flags of heap pages.
+/// The flags of heap pages (without NX on a CPU that lacks it).
 const HEAP_FLAGS: PageFlags = PageFlags::PRESENT
     .union(PageFlags::WRITE)
     .union(PageFlags::NO_EXECUTE);
@@ -333,7 +334,12 @@ impl VmmGrowth {
         with_mm(|space, mm, frames| {
             let vmm = mm.vmm()?;
             let before = vmm.stats().contiguous_allocations;
-            let virt = vmm.alloc(space, frames, pages, HEAP_FLAGS)?;
+            let flags = if space.mmu().has_nx() {
+                HEAP_FLAGS
+            } else {
+                HEAP_FLAGS.difference(PageFlags::NO_EXECUTE)
+            };
+            let virt = vmm.alloc(space, frames, pages, flags)?;
             if cfg!(feature = "hosted") {
                 // Hosted: the bytes are reached through PHYS_TO_VIRT, so
                 // the chunk must be one physical run.

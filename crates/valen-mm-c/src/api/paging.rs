@@ -166,3 +166,47 @@ pub unsafe extern "C" fn paging_translate(virt: u64, phys: *mut u64, flags: *mut
         Err(e) => e.code(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(a: u64) -> VirtAddr {
+        VirtAddr::new(a).unwrap()
+    }
+
+    fn p(a: u64) -> PhysAddr {
+        PhysAddr::new(a).unwrap()
+    }
+
+    #[test]
+    fn a_range_covers_every_page_it_touches() {
+        assert_eq!(
+            page_range(0x1000, 0x5000, 1),
+            Ok((v(0x1000), p(0x5000), 0x1000))
+        );
+        assert_eq!(
+            page_range(0x1000_0ff0, 0x2000_0ff0, 0x20),
+            Ok((v(0x1000_0000), p(0x2000_0000), 0x2000))
+        );
+        assert_eq!(
+            page_range(0xF000_0000, 0x1234_5000, 0x1800).map(|r| r.2),
+            Ok(0x2000)
+        );
+    }
+
+    #[test]
+    fn bad_ranges_are_refused() {
+        assert_eq!(page_range(0x1000, 0x5008, 8), Err(CError::Invalid(0x1000)));
+        assert_eq!(page_range(0x1000, 0x5000, 0), Err(CError::Invalid(0x1000)));
+        assert!(page_range(0x1800, 0x1800, u64::MAX).is_err());
+        assert!(page_range(0x0000_8000_0000_0000, 0x1000, 1).is_err());
+        assert!(page_range(0x1000, 1 << 53, 1).is_err());
+    }
+
+    #[test]
+    fn only_known_flag_bits_pass() {
+        assert_eq!(flags(0x3), Ok(PageFlags::PRESENT | PageFlags::WRITE));
+        assert_eq!(flags(1 << 9), Err(CError::Invalid(1 << 9)));
+    }
+}
