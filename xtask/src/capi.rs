@@ -73,6 +73,7 @@ pub fn test() -> Result<(), String> {
     let passed = c_tests(&root, &include, &hosted, &out)?;
     println!("capi: {passed} C tests passed");
     preload_sort(&hosted, &out)?;
+    preload_shell(&hosted, &out)?;
     preload_python(&hosted, &out)?;
     Ok(())
 }
@@ -250,6 +251,37 @@ fn preload_sort(lib_dir: &Path, out: &Path) -> Result<(), String> {
         return Err("sort -n on valen-mm printed the wrong order".into());
     }
     check_stats(&stats, "sort")
+}
+
+/// A shell script with command substitutions (each a `fork` whose child
+/// runs on without `exec`) and pipes: every process must report, none may
+/// refuse a pointer, and the output must be right.
+fn preload_shell(lib_dir: &Path, out: &Path) -> Result<(), String> {
+    let stats = out.join("shell.stats");
+    let _ = std::fs::remove_file(&stats);
+    let script = "s=0; for i in $(seq 1 300); do w=$(echo \"$i\" | tr 0-9 a-j); \
+                  s=$((s + ${#w})); done; echo \"$s $w\"";
+    let got = run(
+        Command::new("sh")
+            .args(["-c", script])
+            .env("LD_PRELOAD", lib_dir.join("libvalen_mm_c.so"))
+            .env("VALEN_MM_STATS", &stats),
+        "sh with LD_PRELOAD",
+    )?;
+    if got != "792 daa\n" {
+        return Err(format!("sh on valen-mm printed {got:?}"));
+    }
+    let text = std::fs::read_to_string(&stats).map_err(|e| format!("no {stats:?}: {e}"))?;
+    let lines = text.lines().count();
+    if lines < 300 || text.lines().any(|l| !l.contains(" refused 0")) {
+        return Err(format!(
+            "shell processes on valen-mm ({lines} reports):\n{text}"
+        ));
+    }
+    println!(
+        "capi: sh with 300 forks and pipes: {lines} processes on valen-mm, none refused a pointer"
+    );
+    Ok(())
 }
 
 /// A Python workload that allocates heavily (dicts, lists, strings, JSON,

@@ -24,11 +24,13 @@
 //! chunks instead.
 //!
 //! Nothing here allocates: this backend is the process's `malloc`.
-//! The RAM is shared memory, so after a `fork` the child gives itself a
-//! private copy ([`after_fork_child`], registered with `pthread_atfork`):
-//! a new memfd holding the pages the parent had touched, mapped over the old
-//! view and every mirror. As with most simple allocators, a fork while
-//! another thread is inside the allocator leaves the child's locks held.
+//! The RAM is shared memory, so a `fork` gives the child a private copy
+//! (handlers registered with `pthread_atfork`): just before the fork the
+//! parent copies the pages it has touched into a new memfd ([`before_fork`]),
+//! and the child maps that snapshot over its RAM and every mirror
+//! ([`after_fork_child`]). As with most simple allocators, a fork while
+//! another thread is inside the allocator (or writing heap memory) is not
+//! a clean snapshot for the child.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use valen_mm::arch::{Mmu, PhysMapper};
@@ -274,13 +276,18 @@ fn copy_data(old: i32, new: i32) -> bool {
     true
 }
 
-/// `pthread_atfork` child handler: gives the child its own copy of RAM.
-pub extern "C" fn after_fork_child() {
+/// The copy of RAM [`before_fork`] made for the child, or -1.
+static CHILD_FD: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(-1);
+
+/// `pthread_atfork` prepare handler (in the parent, just before `fork`):
+/// copies RAM into a new memfd, which the child inherits. Copying here, and
+/// not in the child, makes it a snapshot: the parent runs on as soon as
+/// `fork` returns and would otherwise change RAM under the child's copy.
+pub extern "C" fn before_fork() {
     let old = RAM_FD.load(Ordering::Acquire);
     if old == u64::MAX {
         return;
     }
-    let old = old as i32;
     // SAFETY: as in `boot`.
     let new = unsafe { libc::memfd_create(c"valen-ram".as_ptr(), libc::MFD_CLOEXEC) };
     // SAFETY: our new descriptor.
@@ -288,10 +295,34 @@ pub extern "C" fn after_fork_child() {
         MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    if !copy_data(old, new) || !map_fd(RAM_BASE, RAM_SIZE, new, 0) {
+    if !copy_data(old as i32, new) {
         MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
         // SAFETY: our own descriptor, not in use.
         unsafe { libc::close(new) };
+        return;
+    }
+    CHILD_FD.store(new, Ordering::Release);
+}
+
+/// `pthread_atfork` parent handler: the parent keeps its RAM; drops the copy.
+pub extern "C" fn after_fork_parent() {
+    let fd = CHILD_FD.swap(-1, Ordering::AcqRel);
+    if fd >= 0 {
+        // SAFETY: the copy is the child's; the parent's descriptor is unused.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// `pthread_atfork` child handler: maps the parent's snapshot over RAM and
+/// every mirror, so parent and child no longer share memory.
+pub extern "C" fn after_fork_child() {
+    let new = CHILD_FD.swap(-1, Ordering::AcqRel);
+    let old = RAM_FD.load(Ordering::Acquire);
+    if new < 0 || old == u64::MAX {
+        return;
+    }
+    if !map_fd(RAM_BASE, RAM_SIZE, new, 0) {
+        MIRROR_FAILURES.fetch_add(1, Ordering::Relaxed);
         return;
     }
     for &(v, len, p) in MIRROR_TABLE.lock().iter() {
@@ -301,15 +332,21 @@ pub extern "C" fn after_fork_child() {
     }
     RAM_FD.store(new as u64, Ordering::Release);
     // SAFETY: nothing maps the old file in this process any more.
-    unsafe { libc::close(old) };
+    unsafe { libc::close(old as i32) };
 }
 
-/// Registers [`after_fork_child`] (once). Called with no lock held: the C
+/// Registers the fork handlers (once). Called with no lock held: the C
 /// library may allocate to register it.
 pub fn register_fork_handler() {
     static DONE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
     if !DONE.swap(true, Ordering::AcqRel) {
         // SAFETY: registers a handler that runs in the child after fork.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_child)) };
+        unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_parent),
+                Some(after_fork_child),
+            )
+        };
     }
 }
