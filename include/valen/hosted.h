@@ -8,8 +8,19 @@
  * main), as boot code would: bitmap at PHYS_TO_VIRT(VALEN_HOSTED_KERNEL_END +
  * 4096), pmm_init over VALEN_HOSTED_RAM_SIZE, paging_init, vmm_init,
  * heap_init; the spec's *_init calls then find their tier up. Lower-half
- * mappings are mirrored into the process (valen/vmm.h). A process that forks
- * without exec shares the simulated RAM with its child.
+ * mappings are mirrored into the process (valen/vmm.h).
+ *
+ * Limits: the heap grows through vmm_alloc in the 256 MiB heap window, so a
+ * process gets at most about 256 MiB of malloc memory (malloc then returns
+ * NULL); simulated RAM must be free at VALEN_HOSTED_RAM_BASE in the process.
+ * fork: just before it, the parent copies the RAM it has touched for the
+ * child (the memory is a shared memfd, so the child needs its own), which
+ * costs a copy of the parent's heap per fork. vfork / posix_spawn children
+ * share the parent's memory until exec, as usual.
+ *
+ * LD_PRELOAD=libvalen_mm_c.so makes any program allocate here; with
+ * VALEN_MM_STATS=<file> each process appends one line to <file> at exit:
+ * its command line, heap bytes and the pointers free refused.
  */
 #ifndef VALEN_HOSTED_H
 #define VALEN_HOSTED_H

@@ -34,6 +34,17 @@
 //!   kernel and the bitmap, which the spec says are protected.
 //! - The header prototypes and constants are checked against [`table`] by a
 //!   test, and [`table`] against the exports by the compiler.
+//! - Hosted: simulated RAM (1 GiB) is a memfd at the fixed address
+//!   `0x4000_0000`, so `PHYS_TO_VIRT` is a constant offset there too, and
+//!   lower-half mappings are mirrored into the process so the spec's device
+//!   example can write through its mapping ([`hosted`]). The heap hands out
+//!   `PHYS_TO_VIRT` of physically contiguous `vmm_alloc` chunks (heap-window
+//!   addresses are not real in a Linux process); the first `malloc` brings
+//!   the tiers up by itself, because a C runtime allocates before `main`.
+//! - Nothing on the `malloc` path allocates through anything else (the
+//!   simulated MMU counts instead of recording into a `Vec`), so the hosted
+//!   library can replace the C library's allocator, `LD_PRELOAD` or linked in.
+//!   Rust test binaries of this crate run on it too.
 
 #![cfg_attr(not(feature = "hosted"), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
