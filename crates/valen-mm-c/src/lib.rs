@@ -50,6 +50,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[cfg(all(not(feature = "hosted"), not(target_os = "none")))]
+compile_error!(
+    "without the `hosted` feature valen-mm-c is the kernel build: use --target x86_64-unknown-none"
+);
+
 pub mod api;
 pub mod error;
 #[cfg(feature = "hosted")]
