@@ -6,7 +6,8 @@
 //!                  constructors and bitmap placement (init.rs)
 //!       FrameBitmap  1 bit per frame + "has-free" / "empty" summaries and a
 //!                    map of entirely allocatable 2 MiB chunks (bitmap.rs)
-//!         Tree         the summary levels (tree.rs); run searches (search.rs)
+//!         Tree         the summary levels (tree.rs); run searches (search.rs);
+//!                      run checks and updates (update.rs)
 //!       FrameRanges  the frames it may ever hand out (ranges.rs)
 //! ```
 //!
@@ -32,6 +33,7 @@ mod pmm;
 mod ranges;
 mod search;
 mod tree;
+mod update;
 
 pub use bitmap::{storage_words, FrameBitmap};
 pub use error::{Corruption, PmmError, PmmInitError};
