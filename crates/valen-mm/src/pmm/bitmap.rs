@@ -20,7 +20,7 @@ use super::error::Corruption;
 use super::tree::{level_sizes, Tree};
 
 /// Frames per "allocatable chunk" (2 MiB): see [`FrameBitmap::in_free_chunk`].
-pub const CHUNK_FRAMES: u64 = 512;
+pub(crate) const CHUNK_FRAMES: u64 = 512;
 
 /// Words of storage a bitmap over `frames` frames needs (bitmap, summaries
 /// and the chunk map).
@@ -51,7 +51,7 @@ const fn words_for(frames: u64) -> u64 {
 }
 
 /// The bitmap and its summaries over caller-provided storage.
-pub struct FrameBitmap<'a> {
+pub(crate) struct FrameBitmap<'a> {
     pub(super) words: &'a mut [u64],
     frames: u64,
     pub(super) has_free: Tree<'a>,
