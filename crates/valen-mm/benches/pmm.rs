@@ -11,7 +11,8 @@
 //! - F3 init: create the allocator over the map.
 //! - Memory: bits of allocator state per frame.
 //!
-//! Traces come from fixed seeds and are generated before timing.
+//! Traces come from fixed seeds and are generated before timing. Both bitmaps
+//! live on 2 MiB pages where the host allows it, as in a kernel's direct map.
 
 mod common;
 
@@ -19,6 +20,7 @@ use bitmap_allocator::{BitAlloc, BitAlloc16M};
 use buddy_system_allocator::FrameAllocator as Buddy;
 use common::{median, median_ns_per_op, print_table, Rng, Row};
 use std::hint::black_box;
+use std::sync::OnceLock;
 use valen_mm::pmm::{storage_words, Pmm};
 use valen_mm::{MemoryMap, PhysAddr, RegionKind};
 
@@ -56,26 +58,68 @@ fn usable(map: &MemoryMap) -> Vec<(u64, u64)> {
         .collect()
 }
 
-/// Bitmap storage for one PMM. Each timed run needs a fresh PMM that outlives
-/// the setup closure, so the (half-megabyte) storage is leaked: a few per table.
+/// A memory region mapped once for the whole program, on 2 MiB pages where
+/// the host allows it: physically contiguous, as a kernel's direct map holds
+/// its data. Both bitmaps (ours and bitmap-allocator's) live in one, so that
+/// where the host happens to place 4 KiB pages does not decide the results.
+struct Region(*mut u8);
+
+// SAFETY: a plain address; the benchmark uses the memory from one thread.
+unsafe impl Send for Region {}
+// SAFETY: as above.
+unsafe impl Sync for Region {}
+
+static OURS: OnceLock<Region> = OnceLock::new();
+static PEER: OnceLock<Region> = OnceLock::new();
+
+/// The start of `slot`'s region of at least `bytes` bytes, mapped on first use.
+fn region(slot: &OnceLock<Region>, bytes: usize) -> *mut u8 {
+    slot.get_or_init(|| {
+        const HUGE: usize = 2 << 20;
+        let len = bytes.div_ceil(HUGE) * HUGE + HUGE;
+        // SAFETY: a new anonymous private mapping; no existing memory changes.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "mmap failed");
+        let start = (p as usize).next_multiple_of(HUGE) as *mut u8;
+        // SAFETY: advice about a range inside the mapping just made.
+        unsafe { libc::madvise(start.cast(), len - HUGE, libc::MADV_HUGEPAGE) };
+        Region(start)
+    })
+    .0
+}
+
+/// Bitmap storage for one PMM, in the `OURS` region.
 fn storage() -> &'static mut [u64] {
-    Box::leak(vec![!0; storage_words(FRAMES) as usize].into_boxed_slice())
+    let words = storage_words(FRAMES) as usize;
+    let ptr = region(&OURS, words * 8).cast::<u64>();
+    // SAFETY: the region is mapped for the whole program, page aligned and at
+    // least `words` long. Each timed run builds one PMM and consumes it
+    // before the next run's setup calls this, so no two slices are ever in use.
+    unsafe { std::slice::from_raw_parts_mut(ptr, words) }
 }
 
 fn addr(frame: u64) -> PhysAddr {
     PhysAddr::new(frame * 4096).unwrap()
 }
 
-/// A BitAlloc16M on the heap (2 MiB: too big for the stack), pages touched.
-fn bitalloc() -> Box<BitAlloc16M> {
-    let layout = std::alloc::Layout::new::<BitAlloc16M>();
-    // SAFETY: the layout is not zero-sized.
-    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<BitAlloc16M>();
-    assert!(!ptr.is_null(), "out of memory");
-    // SAFETY: `ptr` is a fresh, zeroed allocation with `BitAlloc16M`'s layout
-    // from the global allocator (as `Box` wants); BitAlloc16M is nested
-    // arrays of integers, and all zeros is its `DEFAULT` (nothing available).
-    let mut b = unsafe { Box::from_raw(ptr) };
+/// A BitAlloc16M (2 MiB: too big for the stack) in the `PEER` region, with
+/// nothing available.
+fn bitalloc() -> &'static mut BitAlloc16M {
+    let ptr = region(&PEER, std::mem::size_of::<BitAlloc16M>()).cast::<BitAlloc16M>();
+    // SAFETY: as in `storage`: mapped for the program, aligned, big enough,
+    // one user at a time. The mapping starts zeroed, and all zeros is
+    // BitAlloc16M's `DEFAULT` (it is nested arrays of integers); later runs
+    // find a valid earlier state, which the `remove` below resets.
+    let b = unsafe { &mut *ptr };
     b.insert(0..BitAlloc16M::CAP);
     b.remove(0..BitAlloc16M::CAP);
     b
@@ -132,7 +176,7 @@ fn f1(map: &MemoryMap, occupancy: f64, pairs: usize) -> Row {
         median_ns_per_op(
             1,
             || {
-                let mut b = bitalloc();
+                let b = bitalloc();
                 for &(s, e) in &ranges {
                     b.insert(s as usize..e as usize);
                 }
@@ -141,7 +185,7 @@ fn f1(map: &MemoryMap, occupancy: f64, pairs: usize) -> Row {
                 }
                 b
             },
-            |mut b| {
+            |b| {
                 let mut failures = 0u64;
                 let mut sum = 0usize;
                 for &f in &frees {
@@ -339,7 +383,7 @@ fn f3(map: &MemoryMap) -> Row {
         let p = Pmm::new_in(mem, map).unwrap();
         (1, p.free_frames())
     });
-    let bitmap = median_ns_per_op(REPS * 4, bitalloc, |mut b| {
+    let bitmap = median_ns_per_op(REPS * 4, bitalloc, |b| {
         for &(s, e) in &ranges {
             b.insert(s as usize..e as usize);
         }

@@ -6,7 +6,8 @@
 //!                  constructors and bitmap placement (init.rs)
 //!       FrameBitmap  1 bit per frame + "has-free" / "empty" summaries and a
 //!                    map of entirely allocatable 2 MiB chunks (bitmap.rs)
-//!         Tree         the summary levels (tree.rs); run searches (search.rs)
+//!         Tree         the summary levels (tree.rs); run searches (search.rs);
+//!                      run checks and updates (update.rs)
 //!       FrameRanges  the frames it may ever hand out (ranges.rs)
 //! ```
 //!
@@ -32,13 +33,13 @@ mod pmm;
 mod ranges;
 mod search;
 mod tree;
+mod update;
 
-pub use bitmap::{storage_words, FrameBitmap};
+pub use bitmap::storage_words;
 pub use error::{Corruption, PmmError, PmmInitError};
 pub use init::{bitmap_bytes, BitmapPlacement};
 pub use locked::LockedPmm;
 pub use pmm::{Pmm, DMA32_LIMIT, ISA_DMA_LIMIT, MIN_ALLOC_ADDR};
-pub use ranges::{FrameRanges, MAX_RANGES};
 
 /// The first frame the PMM ever hands out (2 MiB / 4 KiB).
 pub(crate) const FIRST_FRAME: u64 = MIN_ALLOC_ADDR / crate::addr::PAGE_SIZE;

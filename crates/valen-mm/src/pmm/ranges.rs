@@ -8,11 +8,11 @@
 use crate::memmap::MAX_REGIONS;
 
 /// Most ranges: every usable region of a map, split once more by the bitmap.
-pub const MAX_RANGES: usize = MAX_REGIONS + 2;
+pub(crate) const MAX_RANGES: usize = MAX_REGIONS + 2;
 
 /// Sorted, disjoint, non-touching frame ranges.
 #[derive(Clone)]
-pub struct FrameRanges {
+pub(crate) struct FrameRanges {
     ranges: [(u64, u64); MAX_RANGES],
     len: usize,
 }
@@ -76,11 +76,6 @@ impl FrameRanges {
         &self.ranges[..self.len]
     }
 
-    /// Frames in all ranges.
-    pub fn frames(&self) -> u64 {
-        self.as_slice().iter().map(|(s, e)| e - s).sum()
-    }
-
     /// Whether some range holds `frame`: a binary search that compiles to
     /// conditional moves, so random frames cost no mispredicted branch.
     #[inline]
@@ -119,7 +114,6 @@ mod tests {
         assert_eq!(r.as_slice(), &[(10, 30), (40, 50)]);
         assert!(r.remove(15, 18));
         assert_eq!(r.as_slice(), &[(10, 15), (18, 30), (40, 50)]);
-        assert_eq!(r.frames(), 5 + 12 + 10);
         assert_eq!(r.containing(14), Some((10, 15)));
         assert_eq!(r.containing(15), None);
         assert_eq!(r.containing(49), Some((40, 50)));
