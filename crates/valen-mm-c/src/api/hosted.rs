@@ -146,3 +146,21 @@ extern "C" fn report_at_exit() {
 #[used]
 #[link_section = ".fini_array"]
 static REPORT_AT_EXIT: extern "C" fn() = report_at_exit;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_text_format_without_allocating() {
+        let mut buf = [0u8; 32];
+        let mut len = 0;
+        put_u64(&mut buf, &mut len, 0);
+        put(&mut buf, &mut len, b" ");
+        put_u64(&mut buf, &mut len, u64::MAX);
+        assert_eq!(&buf[..len], b"0 18446744073709551615");
+        let mut w = Buf { buf: &mut buf, len };
+        let _ = core::fmt::Write::write_fmt(&mut w, format_args!("{}", "0123456789abcdef"));
+        assert_eq!(w.len, 32, "truncated at the buffer's end");
+    }
+}
