@@ -104,3 +104,35 @@ fn free_null_is_a_no_op() {
         assert_eq!(h.stats(), before);
     });
 }
+
+#[test]
+fn split_remainder_takes_the_blocks_place_in_its_list() {
+    with_heap(|h| {
+        // One free block of 64 KiB - 16 (list fl 8, sl 15); cutting 32 bytes
+        // leaves a remainder in the same list: the bitmaps stay as they were.
+        let maps = (h.fl_bitmap, h.sl_bitmap);
+        let free_blocks = h.stats().free_blocks;
+        let a = h.malloc(24).unwrap();
+        assert_eq!((h.fl_bitmap, h.sl_bitmap), maps);
+        assert_eq!(h.stats().free_blocks, free_blocks);
+        let w = h.check().unwrap();
+        assert_eq!((w.used_blocks, w.free_blocks), (1, 1));
+        // A cut that moves the remainder to a smaller list changes them.
+        let b = h.malloc(60_000).unwrap();
+        assert_ne!((h.fl_bitmap, h.sl_bitmap), maps);
+        assert_eq!(h.check().unwrap().free_blocks, 1);
+        // An exact fit leaves no remainder and clears the successor's
+        // PREV_FREE (the walk checks it).
+        let rest = h.check().unwrap().largest_free;
+        let c = h.malloc(rest - 8).unwrap();
+        let w = h.check().unwrap();
+        assert_eq!((w.used_blocks, w.free_blocks), (3, 0));
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            h.free(b.as_ptr()).unwrap();
+            h.free(a.as_ptr()).unwrap();
+            h.free(c.as_ptr()).unwrap();
+        }
+        assert_eq!(h.check().unwrap().free_blocks, 1);
+    });
+}

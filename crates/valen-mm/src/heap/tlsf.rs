@@ -253,7 +253,8 @@ impl Heap {
     /// `b` is in the list of `class`.
     #[inline(always)]
     pub(super) unsafe fn remove_from(&mut self, b: Block, class: Class) {
-        let Class { fl, sl } = class;
+        // Masks prove the indices in bounds (no panic path, no compare).
+        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
         // SAFETY: `b` is a listed free block; its neighbours too.
         unsafe {
             let (next, prev) = b.links();
@@ -273,6 +274,33 @@ impl Heap {
             }
         }
         self.c.free_blocks -= 1;
+    }
+
+    /// Puts the unlisted free block `new` in the place of the listed free
+    /// block `old` in the list of `class` (both belong there): the split
+    /// remainder of a block that stays in its list, without touching the
+    /// bitmaps or the counters.
+    ///
+    /// # Safety
+    /// `old` is in the list of `class`; `new` is a free block of this heap
+    /// whose size belongs to `class`, in no list.
+    #[inline(always)]
+    pub(super) unsafe fn replace(&mut self, old: Block, new: Block, class: Class) {
+        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
+        // SAFETY: `old`, its list neighbours and `new` are free blocks.
+        unsafe {
+            let (next, prev) = old.links();
+            new.set_next(next);
+            new.set_prev(prev);
+            if !next.is_null() {
+                Block(next).set_prev(new.0);
+            }
+            if prev.is_null() {
+                self.heads[fl][sl] = new.0;
+            } else {
+                Block(prev).set_next(new.0);
+            }
+        }
     }
 
     /// A free block of at least `size` bytes (still listed, with its tag and
