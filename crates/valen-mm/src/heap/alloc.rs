@@ -122,11 +122,12 @@ impl Heap {
             unsafe {
                 rest.set_tag(Tag::new(rsize, FREE));
                 after.set_prev_size(rsize);
-                if class_of(rsize) == class {
+                let rclass = class_of(rsize);
+                if rclass == class {
                     self.replace(b, rest, class);
                 } else {
                     self.remove_from(b, class);
-                    self.insert(rest, rsize);
+                    self.insert_in(rest, rclass);
                 }
             }
             need

@@ -92,12 +92,8 @@ impl Heap {
     pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag, Tag), BlockError> {
         let addr = ptr as usize;
         let b = Block::from_payload(ptr);
-        let span = if addr % 16 == 0 && addr >= 16 {
-            self.span_of(b.addr())
-        } else {
-            None
-        };
-        let Some(span) = span else {
+        // One range check: 16-aligned, inside a region (see `span_of`).
+        let Some(span) = self.span_of(b.addr()) else {
             return Err(BlockError::ForeignPointer { addr: va(addr) });
         };
         // SAFETY: `b` lies inside `span`, a minimal block before its end.
