@@ -57,7 +57,7 @@ impl Heap {
             let (b, tag, class) = self
                 .find(need)
                 .ok_or(AllocError::OutOfMemory { size, align })?;
-            // SAFETY: `find` returns a listed free block of this heap, in the
+            // SAFETY: `find` returns a free block of this heap heading the
             // list of `class`, at least `need` bytes.
             Ok(unsafe { self.take_listed(b, tag.size(), class, need) })
         } else {
@@ -98,13 +98,14 @@ impl Heap {
         }
     }
 
-    /// Makes the listed free block `b` (`size` bytes, in the list of
+    /// Makes the free block `b` (`size` bytes, the head of the list of
     /// `class`) a used block of `need` bytes; the rest, if a block, is listed
     /// free. When the rest belongs in the same list (cutting from a large
     /// block), it takes `b`'s place there: no bitmap or counter changes.
     ///
     /// # Safety
-    /// `b` is a free block of this heap in the list of `class`, `need <= size`.
+    /// `b` is a free block of this heap heading the list of `class`,
+    /// `need <= size`.
     #[inline(always)]
     unsafe fn take_listed(
         &mut self,
@@ -124,18 +125,18 @@ impl Heap {
                 after.set_prev_size(rsize);
                 let rclass = class_of(rsize);
                 if rclass == class {
-                    self.replace(b, rest, class);
+                    self.replace_head(b, rest, class);
                 } else {
-                    self.remove_from(b, class);
+                    self.pop_head(b, class);
                     self.insert_in(rest, rclass);
                 }
             }
             need
         } else {
-            // SAFETY: `b` is listed in `class`; `after` is its successor,
+            // SAFETY: `b` heads the list of `class`; `after` is its successor,
             // which now follows a used block.
             unsafe {
-                self.remove_from(b, class);
+                self.pop_head(b, class);
                 after.clear_prev_free();
             }
             size

@@ -327,35 +327,54 @@ impl Heap {
         self.c.free_blocks -= 1;
     }
 
-    /// Puts the unlisted free block `new` in the place of the listed free
-    /// block `old` in the list of `class` (both belong there): the split
-    /// remainder of a block that stays in its list, without touching the
-    /// bitmaps or the counters.
+    /// Unlinks `b`, the head of the list of `class` (what [`Heap::find`]
+    /// returns): no `prev` link to read or follow.
     ///
     /// # Safety
-    /// `old` is in the list of `class`; `new` is a free block of this heap
+    /// `b` heads the list of `class`.
+    #[inline(always)]
+    pub(super) unsafe fn pop_head(&mut self, b: Block, class: Class) {
+        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
+        // SAFETY: `b` is a listed free block.
+        let next = unsafe { b.links() }.0;
+        self.heads[fl][sl] = next;
+        if next.is_null() {
+            self.sl_bitmap[fl] &= !(1 << sl);
+            if self.sl_bitmap[fl] == 0 {
+                self.fl_bitmap &= !(1 << fl);
+            }
+        } else {
+            // SAFETY: `next` is a listed free block.
+            unsafe { Block(next).set_prev(ptr::null_mut()) };
+        }
+        self.c.free_blocks -= 1;
+    }
+
+    /// Puts the unlisted free block `new` in the place of `old`, the head of
+    /// the list of `class` (both belong there): the split remainder of a
+    /// block that stays in its list, without touching the bitmaps or the
+    /// counters.
+    ///
+    /// # Safety
+    /// `old` heads the list of `class`; `new` is a free block of this heap
     /// whose size belongs to `class`, in no list.
     #[inline(always)]
-    pub(super) unsafe fn replace(&mut self, old: Block, new: Block, class: Class) {
+    pub(super) unsafe fn replace_head(&mut self, old: Block, new: Block, class: Class) {
         let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
-        // SAFETY: `old`, its list neighbours and `new` are free blocks.
+        // SAFETY: `old`, its successor and `new` are free blocks.
         unsafe {
-            let (next, prev) = old.links();
+            let next = old.links().0;
             new.set_next(next);
-            new.set_prev(prev);
+            new.set_prev(ptr::null_mut());
             if !next.is_null() {
                 Block(next).set_prev(new.0);
             }
-            if prev.is_null() {
-                self.heads[fl][sl] = new.0;
-            } else {
-                Block(prev).set_next(new.0);
-            }
         }
+        self.heads[fl][sl] = new.0;
     }
 
-    /// A free block of at least `size` bytes (still listed, with its tag and
-    /// list), or `None`.
+    /// A free block of at least `size` bytes (still listed, at the head of
+    /// its list, with its tag and list), or `None`.
     #[inline]
     pub(super) fn find(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
         loop {
@@ -403,6 +422,12 @@ impl Heap {
                 return None;
             }
             if tag.size() >= size {
+                // Move it to the head: callers take list heads.
+                // SAFETY: `b` is listed in `class`, a free block of this heap.
+                unsafe {
+                    self.remove_from(b, class);
+                    self.insert_in(b, class);
+                }
                 return Some((b, tag, class));
             }
             // SAFETY: as above.
