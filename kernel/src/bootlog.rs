@@ -1,0 +1,171 @@
+//! The boot log: the memory map as a table and as a bar drawn to scale.
+//!
+//! ```text
+//!  0 ┃=b=.KKK==========....==============rr┃ 128 MiB   (one cell = 2 MiB)
+//!     = usable  K kernel  B PMM bitmap  b boot data  r reserved  a ACPI  . hole
+//! ```
+//! A cell covers a fixed slice of the physical address space and shows the
+//! strongest kind inside it, so a 1 MiB kernel still shows on a 16 GiB bar.
+
+use crate::boot::{BootInfo, Protocol};
+use crate::kprintln;
+use valen_mm::memmap::Region;
+use valen_mm::{MemoryMap, RegionKind};
+
+const BAR_WIDTH: u64 = 64;
+
+/// Prints how the kernel was booted and its memory map.
+pub fn print(boot: &BootInfo) {
+    let img = boot.image;
+    kprintln!("valen: booted through {}", boot.protocol.name());
+    if boot.protocol == Protocol::Pvh || !boot.cmdline().is_empty() {
+        kprintln!("valen: command line \"{}\"", boot.cmdline());
+    }
+    kprintln!(
+        "valen: kernel image {:#x}..{:#x} ({} KiB): text {:#x}, rodata {:#x}, data+bss {:#x}",
+        img.phys_start(),
+        img.phys_end(),
+        (img.phys_end() - img.phys_start()) / 1024,
+        img.text.0,
+        img.rodata.0,
+        img.data.0
+    );
+    kprintln!();
+    kprintln!(
+        "Firmware memory map ({} entries):",
+        boot.firmware_map.regions().len()
+    );
+    table(&boot.firmware_map);
+    kprintln!();
+    kprintln!("Memory map for the allocators (kernel image and boot data reserved):");
+    table(&boot.map);
+    kprintln!();
+    bar(&boot.map);
+    kprintln!();
+}
+
+fn table(map: &MemoryMap) {
+    kprintln!("  {:>18}  {:>18}  {:>12}  kind", "start", "end", "size");
+    for r in map.regions() {
+        kprintln!(
+            "  {:#018x}  {:#018x}  {:>12}  {}",
+            r.start.as_u64(),
+            r.end.as_u64(),
+            Size(r.len()),
+            r.kind.name()
+        );
+    }
+    kprintln!(
+        "  usable: {}, highest usable address: {:#x}",
+        Size(map.usable_bytes()),
+        map.highest_usable_end().as_u64()
+    );
+}
+
+/// One character per kind; `None` is a hole the map says nothing about.
+fn symbol(kind: Option<RegionKind>) -> char {
+    match kind {
+        None => '.',
+        Some(RegionKind::Usable) => '=',
+        Some(RegionKind::KernelImage) => 'K',
+        Some(RegionKind::BootData) => 'b',
+        Some(RegionKind::AcpiReclaimable | RegionKind::AcpiNvs) => 'a',
+        Some(RegionKind::Reserved | RegionKind::Bad) => 'r',
+    }
+}
+
+/// How much a kind stands out on the bar (higher wins a cell).
+fn weight(kind: Option<RegionKind>) -> u8 {
+    match kind {
+        None => 0,
+        Some(RegionKind::Usable) => 1,
+        Some(RegionKind::Reserved | RegionKind::Bad) => 2,
+        Some(RegionKind::AcpiReclaimable | RegionKind::AcpiNvs) => 3,
+        Some(RegionKind::BootData) => 4,
+        Some(RegionKind::KernelImage) => 5,
+    }
+}
+
+/// The end of what the bar shows: the end of the last RAM, so that RAM
+/// fills the bar; what lies above is listed under it.
+fn bar_top(map: &MemoryMap) -> u64 {
+    map.highest_usable_end().as_u64()
+}
+
+/// Prints the map as a bar drawn to scale.
+pub fn bar(map: &MemoryMap) {
+    let top = bar_top(map);
+    if top == 0 {
+        return;
+    }
+    let cell = top.div_ceil(BAR_WIDTH).next_multiple_of(4096);
+    let mut line = [b' '; BAR_WIDTH as usize];
+    for (i, slot) in line.iter_mut().enumerate() {
+        let (lo, hi) = (i as u64 * cell, (i as u64 + 1) * cell);
+        let strongest = map
+            .regions()
+            .iter()
+            .filter(|r: &&Region| r.start.as_u64() < hi && r.end.as_u64() > lo)
+            .map(|r| Some(r.kind))
+            .max_by_key(|k| weight(*k))
+            .unwrap_or(None);
+        *slot = symbol(strongest) as u8;
+    }
+    kprintln!(
+        "Physical memory, one cell = {} (a cell shows the strongest kind in it):",
+        Size(cell)
+    );
+    kprintln!(
+        "  0 |{}| {}",
+        core::str::from_utf8(&line).unwrap_or(""),
+        Size(top)
+    );
+    kprintln!("     = usable  K kernel  b boot data  a ACPI  r reserved  . hole");
+    for r in map.regions().iter().filter(|r| r.start.as_u64() >= top) {
+        kprintln!("     above: {r}");
+    }
+}
+
+/// A byte count shown in the largest unit that keeps it readable.
+pub struct Size(pub u64);
+
+impl core::fmt::Display for Size {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let b = self.0;
+        let s = if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
+            (b >> 30, "GiB")
+        } else if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
+            (b >> 20, "MiB")
+        } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
+            (b >> 10, "KiB")
+        } else {
+            (b, "B")
+        };
+        if let Some(w) = f.width() {
+            let mut buf = [0u8; 24];
+            let n = fmt_into(&mut buf, s.0, s.1);
+            write!(f, "{:>w$}", core::str::from_utf8(&buf[..n]).unwrap_or(""))
+        } else {
+            write!(f, "{} {}", s.0, s.1)
+        }
+    }
+}
+
+fn fmt_into(buf: &mut [u8; 24], v: u64, unit: &str) -> usize {
+    use core::fmt::Write;
+    struct W<'a>(&'a mut [u8; 24], usize);
+    impl Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            self.0
+                .get_mut(self.1..end)
+                .ok_or(core::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+    let mut w = W(buf, 0);
+    let _ = write!(w, "{v} {unit}");
+    w.1
+}

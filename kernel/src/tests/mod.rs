@@ -1,0 +1,107 @@
+//! The in-kernel test suite: runs on the real (emulated) MMU and prints
+//!
+//! ```text
+//!  test memmap::normalized ... ok
+//!  test faults::write_to_read_only_page ... FAILED
+//!        check failed: ...
+//!  12 passed, 1 failed, 0 skipped
+//! ```
+//! A test returns `Ok(Pass)`, `Ok(Skip(reason))` or `Err(Failed)`; a
+//! failed [`check!`] prints what was wrong before returning. A panic ends
+//! the run (and fails it) through the panic handler.
+
+mod faults;
+mod fixture;
+mod memmap;
+
+use crate::boot::BootInfo;
+use crate::kprintln;
+
+/// What every test gets.
+pub struct Ctx<'a> {
+    /// The copied boot information.
+    pub boot: &'a BootInfo,
+}
+
+/// A test that ran to its end.
+pub enum Done {
+    /// Every check held.
+    Pass,
+    /// Not applicable here (the reason is printed).
+    Skip(&'static str),
+}
+
+/// A failed check (already printed).
+pub struct Failed;
+
+/// What a test returns.
+pub type Outcome = Result<Done, Failed>;
+
+/// One test: a name and a function.
+pub struct Test {
+    /// `module::name`, as printed.
+    pub name: &'static str,
+    /// The test.
+    pub run: fn(&Ctx<'_>) -> Outcome,
+}
+
+/// Fails the current test with a message unless `cond` holds.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr, $($msg:tt)*) => {
+        if !$cond {
+            $crate::kprintln!("      check failed: {}", format_args!($($msg)*));
+            return Err($crate::tests::Failed);
+        }
+    };
+}
+
+/// Counts of the run.
+pub struct Summary {
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed.
+    pub failed: usize,
+    /// Tests that did not apply.
+    pub skipped: usize,
+}
+
+/// Every test, in the order they run (lower tiers first).
+const SUITES: &[&[Test]] = &[memmap::TESTS, faults::TESTS];
+
+/// Runs every test and prints the closing `N passed, N failed` line.
+pub fn run(boot: &BootInfo) -> Summary {
+    let ctx = Ctx { boot };
+    let mut s = Summary {
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+    };
+    let total: usize = SUITES.iter().map(|t| t.len()).sum();
+    kprintln!("running {total} tests");
+    for test in SUITES.iter().flat_map(|t| t.iter()) {
+        crate::kprint!("test {} ... ", test.name);
+        match (test.run)(&ctx) {
+            Ok(Done::Pass) => {
+                s.passed += 1;
+                kprintln!("ok");
+            }
+            Ok(Done::Skip(why)) => {
+                s.skipped += 1;
+                kprintln!("skipped ({why})");
+            }
+            Err(Failed) => {
+                s.failed += 1;
+                kprintln!("test {} ... FAILED", test.name);
+            }
+        }
+    }
+    kprintln!();
+    kprintln!(
+        "{} passed, {} failed, {} skipped",
+        s.passed,
+        s.failed,
+        s.skipped
+    );
+    s
+}
