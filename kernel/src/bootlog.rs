@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  0 ┃=b=.KKK==========....==============rr┃ 128 MiB   (one cell = 2 MiB)
-//!     = usable  K kernel  B PMM bitmap  b boot data  r reserved  a ACPI  . hole
+//!     = usable  K kernel  b boot data  r reserved  a ACPI  . hole
 //! ```
 //! A cell covers a fixed slice of the physical address space and shows the
 //! strongest kind inside it, so a 1 MiB kernel still shows on a 16 GiB bar.
@@ -30,6 +30,12 @@ pub fn print(boot: &BootInfo) {
         img.rodata.0,
         img.data.0
     );
+    for &(start, end) in boot.boot_data() {
+        kprintln!(
+            "valen: boot data {start:#x}..{end:#x} ({})",
+            Size(end - start)
+        );
+    }
     kprintln!();
     kprintln!(
         "Firmware memory map ({} entries):",
