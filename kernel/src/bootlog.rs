@@ -48,6 +48,38 @@ pub fn print(boot: &BootInfo) {
     kprintln!();
     bar(&boot.map);
     kprintln!();
+    address_space();
+    kprintln!();
+}
+
+/// Prints the kernel's virtual address space (valen-mm's windows).
+fn address_space() {
+    use valen_mm::layout::*;
+    kprintln!("Kernel address space:");
+    let windows = [
+        (
+            DIRECT_MAP_BASE,
+            DIRECT_MAP_BASE + DIRECT_MAP_SIZE,
+            "direct map of all RAM (no-execute)",
+        ),
+        (
+            KERNEL_WINDOW_START,
+            KERNEL_WINDOW_END,
+            "kernel image: text RX, rodata R, data RW",
+        ),
+        (
+            HEAP_WINDOW_START,
+            HEAP_WINDOW_END,
+            "kernel heap and vmm_alloc",
+        ),
+        (DEVICE_WINDOW_START, DEVICE_WINDOW_END, "device mappings"),
+    ];
+    for (start, end, what) in windows {
+        kprintln!(
+            "  {start:#018x} - {end:#018x}  {:>9}  {what}",
+            Size(end - start)
+        );
+    }
 }
 
 fn table(map: &MemoryMap) {
@@ -138,7 +170,9 @@ pub struct Size(pub u64);
 impl core::fmt::Display for Size {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let b = self.0;
-        let s = if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
+        let s = if b >= 1 << 40 && b.is_multiple_of(1 << 40) {
+            (b >> 40, "TiB")
+        } else if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
             (b >> 30, "GiB")
         } else if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
             (b >> 20, "MiB")

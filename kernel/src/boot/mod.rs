@@ -12,7 +12,7 @@
 //! anything can allocate, so nothing later depends on that RAM staying intact.
 
 mod image;
-mod multiboot2;
+pub mod multiboot2;
 mod pvh;
 mod read;
 
@@ -66,7 +66,8 @@ pub struct BootInfo {
 }
 
 impl BootInfo {
-    fn empty(protocol: Protocol) -> Self {
+    /// Nothing known yet (the loader's structures are read into it).
+    pub fn empty(protocol: Protocol) -> Self {
         Self {
             protocol,
             firmware_map: MemoryMap::new(),

@@ -32,7 +32,7 @@ pub unsafe fn read(phys: u64, info: &mut BootInfo) -> Result<(), BootError> {
 }
 
 /// Walks the tags of a copied block.
-fn parse(block: &[u8], info: &mut BootInfo) -> Result<(), BootError> {
+pub fn parse(block: &[u8], info: &mut BootInfo) -> Result<(), BootError> {
     let mut off = 8;
     let mut saw_map = false;
     while off + 8 <= block.len() {

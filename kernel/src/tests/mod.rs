@@ -3,13 +3,14 @@
 //! ```text
 //!  test memmap::normalized ... ok
 //!  test faults::write_to_read_only_page ... FAILED
-//!        check failed: ...
+//!        src/tests/faults.rs:88: write to read-only ...: Ok(())
 //!  12 passed, 1 failed, 0 skipped
 //! ```
 //! A test returns `Ok(Pass)`, `Ok(Skip(reason))` or `Err(Failed)`; a
 //! failed [`check!`] prints what was wrong before returning. A panic ends
 //! the run (and fails it) through the panic handler.
 
+mod boot;
 mod faults;
 mod fixture;
 mod memmap;
@@ -50,7 +51,7 @@ pub struct Test {
 macro_rules! check {
     ($cond:expr, $($msg:tt)*) => {
         if !$cond {
-            $crate::kprintln!("      check failed: {}", format_args!($($msg)*));
+            $crate::kprintln!("FAILED\n      {}:{}: {}", file!(), line!(), format_args!($($msg)*));
             return Err($crate::tests::Failed);
         }
     };
@@ -67,7 +68,7 @@ pub struct Summary {
 }
 
 /// Every test, in the order they run (lower tiers first).
-const SUITES: &[&[Test]] = &[memmap::TESTS, faults::TESTS];
+const SUITES: &[&[Test]] = &[boot::TESTS, memmap::TESTS, faults::TESTS];
 
 /// Runs every test and prints the closing `N passed, N failed` line.
 pub fn run(boot: &BootInfo) -> Summary {
@@ -78,6 +79,7 @@ pub fn run(boot: &BootInfo) -> Summary {
         skipped: 0,
     };
     let total: usize = SUITES.iter().map(|t| t.len()).sum();
+    let mut failures = [""; 16];
     kprintln!("running {total} tests");
     for test in SUITES.iter().flat_map(|t| t.iter()) {
         crate::kprint!("test {} ... ", test.name);
@@ -92,11 +94,16 @@ pub fn run(boot: &BootInfo) -> Summary {
             }
             Err(Failed) => {
                 s.failed += 1;
-                kprintln!("test {} ... FAILED", test.name);
+                if s.failed <= failures.len() {
+                    failures[s.failed - 1] = test.name;
+                }
             }
         }
     }
     kprintln!();
+    for name in failures.iter().take(s.failed) {
+        kprintln!("failed test: {name}");
+    }
     kprintln!(
         "{} passed, {} failed, {} skipped",
         s.passed,
