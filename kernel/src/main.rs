@@ -20,6 +20,7 @@
 mod boot;
 mod bootlog;
 mod cpu;
+mod crash;
 mod exit;
 mod serial;
 mod tests;
@@ -42,6 +43,7 @@ extern "C" fn kmain(protocol: u32, info_phys: u32) -> ! {
     };
     cpu::init();
     bootlog::print(&boot);
+    crash::maybe_crash(&boot);
     let summary = tests::run(&boot);
     if summary.failed == 0 {
         kprintln!("valen: all tests passed");

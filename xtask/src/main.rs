@@ -144,6 +144,7 @@ fn run(args: &[String]) -> Result<(), String> {
         gdb: o.gdb,
         timeout: o.timeout.unwrap_or(Duration::from_secs(300)),
         echo: true,
+        extra_cmdline: "",
     })?;
     match report.failure {
         None => {

@@ -12,11 +12,25 @@ const SIZES: [&str; 8] = ["10M", "32M", "128M", "1G", "3.5G", "4G", "8G", "16G"]
 /// The boots made through GRUB as well.
 const GRUB_BOOTS: [(&str, Machine); 2] = [("128M", Machine::Pc), ("4G", Machine::Q35)];
 
+/// Boots that must fail, and what their log must show: each way the
+/// kernel can die has to be seen as a failure.
+const CRASHES: [(&str, &str, &str); 3] = [
+    (
+        "crash=pagefault",
+        "page fault at 0xffffffffc0000000 (device window, not mapped)",
+        "the kernel reported failure",
+    ),
+    ("crash=panic", "kernel panic", "the kernel reported failure"),
+    ("crash=triple", "empty IDT", "triple fault"),
+];
+
 /// One row of the summary.
 struct Row {
     mem: String,
     machine: Machine,
     path: BootPath,
+    /// What the boot checks, beyond the test suite (a deliberate crash).
+    note: &'static str,
     report: qemu::BootReport,
 }
 
@@ -32,8 +46,9 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
         plan.push((Mem::parse(size)?, machine, BootPath::Grub));
     }
 
-    let target = elf.parent().map(PathBuf::from).unwrap_or_default();
     let mut rows = Vec::new();
+    crash_boots(elf, timeout, &mut rows)?;
+    let target = elf.parent().map(PathBuf::from).unwrap_or_default();
     let n = plan.len();
     for (i, (mem, machine, path)) in plan.into_iter().enumerate() {
         let image = match path {
@@ -61,6 +76,7 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
             gdb: false,
             timeout,
             echo: false,
+            extra_cmdline: "",
         })?;
         match &report.failure {
             None => println!(
@@ -81,10 +97,12 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
             mem: mem.label,
             machine,
             path,
+            note: "",
             report,
         });
     }
 
+    println!();
     println!();
     println!("| RAM | machine | boot | tests passed | time | result |");
     println!("| ---: | --- | --- | ---: | ---: | --- |");
@@ -93,10 +111,14 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
             "| {} | {} | {} | {} | {:.1} s | {} |",
             r.mem,
             r.machine.name(),
-            r.path.name(),
+            format!("{} {}", r.path.name(), r.note).trim(),
             counts(&r.report),
             r.report.elapsed.as_secs_f64(),
-            r.report.failure.as_deref().unwrap_or("ok")
+            match (&r.report.failure, r.note.is_empty()) {
+                (Some(why), _) => why.as_str(),
+                (None, true) => "ok",
+                (None, false) => "ok (failed as it must)",
+            }
         );
     }
     let failed = rows.iter().filter(|r| r.report.failure.is_some()).count();
@@ -111,6 +133,49 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
             rows.len()
         ))
     }
+}
+
+/// Boots each deliberate crash and checks it is judged a failure, for the
+/// reason expected, with the expected report in the log.
+fn crash_boots(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
+    let mem = Mem::parse("32M")?;
+    for (i, (arg, log_shows, verdict)) in CRASHES.iter().enumerate() {
+        print!("[crash {}/{}] {arg:<16} ... ", i + 1, CRASHES.len());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let mut report = qemu::boot(&BootSpec {
+            mem: &mem,
+            machine: Machine::Pc,
+            path: BootPath::Pvh,
+            image: elf,
+            gdb: false,
+            timeout,
+            echo: false,
+            extra_cmdline: arg,
+        })?;
+        let seen = report.failure.clone().unwrap_or_default();
+        report.failure = if report.failure.is_none() {
+            Some(format!("{arg}: the boot counted as a success"))
+        } else if !seen.contains(verdict) {
+            Some(format!("{arg}: judged \"{seen}\", expected \"{verdict}\""))
+        } else if !report.log.contains(log_shows) {
+            Some(format!("{arg}: the log does not show \"{log_shows}\""))
+        } else {
+            None
+        };
+        match &report.failure {
+            None => println!("failed as it must: {seen}"),
+            Some(why) => println!("WRONG: {why}"),
+        }
+        rows.push(Row {
+            mem: mem.label.clone(),
+            machine: Machine::Pc,
+            path: BootPath::Pvh,
+            note: arg,
+            report,
+        });
+    }
+    Ok(())
 }
 
 fn counts(r: &qemu::BootReport) -> String {

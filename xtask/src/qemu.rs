@@ -122,6 +122,8 @@ pub struct BootSpec<'a> {
     pub timeout: Duration,
     /// Print the kernel's log while it runs.
     pub echo: bool,
+    /// More kernel command line (PVH only; a GRUB ISO carries its own).
+    pub extra_cmdline: &'a str,
 }
 
 /// How a boot ended.
@@ -196,9 +198,10 @@ pub fn boot(spec: &BootSpec<'_>) -> Result<BootReport, String> {
         ]);
     match spec.path {
         BootPath::Pvh => {
+            let line = format!("{} {}", cmdline(spec.mem), spec.extra_cmdline);
             cmd.arg("-kernel")
                 .arg(spec.image)
-                .args(["-append", &cmdline(spec.mem)]);
+                .args(["-append", line.trim()]);
         }
         BootPath::Grub => {
             cmd.arg("-cdrom").arg(spec.image).args(["-boot", "d"]);
