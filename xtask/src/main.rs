@@ -23,6 +23,7 @@ const USAGE: &str = "usage: cargo xtask <run | test | bench | demo | iso> [optio
           in-kernel test passed
             --mem SIZE        RAM size, e.g. 10M, 3.5G, 16G (default 128M)
             --machine M       pc or q35 (default pc)
+            --cpu MODEL       QEMU CPU model (default qemu64; max has 1 GiB pages)
             --grub            boot through GRUB (multiboot2) instead of PVH
             --gdb             wait for gdb on :1234 (no time limit)
             --timeout SECS    wall-clock limit (default 300)
@@ -78,6 +79,7 @@ fn cargo(args: &[&str]) -> Result<(), String> {
 struct Options {
     mem: Mem,
     machine: Machine,
+    cpu: String,
     grub: bool,
     gdb: bool,
     timeout: Option<Duration>,
@@ -88,6 +90,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
     let mut o = Options {
         mem: Mem::parse("128M")?,
         machine: Machine::Pc,
+        cpu: "qemu64".into(),
         grub: false,
         gdb: false,
         timeout: None,
@@ -102,6 +105,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
         match a.as_str() {
             "--mem" => o.mem = Mem::parse(value()?)?,
             "--machine" => o.machine = Machine::parse(value()?)?,
+            "--cpu" => o.cpu = value()?.clone(),
             "--grub" => o.grub = true,
             "--gdb" => o.gdb = true,
             "--no-qemu" => o.no_qemu = true,
@@ -119,7 +123,14 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
 fn run(args: &[String]) -> Result<(), String> {
     let o = parse_options(
         args,
-        &["--mem", "--machine", "--grub", "--gdb", "--timeout"],
+        &[
+            "--mem",
+            "--machine",
+            "--cpu",
+            "--grub",
+            "--gdb",
+            "--timeout",
+        ],
     )?;
     setup::ensure_qemu()?;
     let elf = kernel::build()?;
@@ -131,14 +142,16 @@ fn run(args: &[String]) -> Result<(), String> {
         (BootPath::Pvh, elf)
     };
     println!(
-        "booting the test kernel: {} RAM, machine {}, {} (log from the serial port follows)\n",
+        "booting the test kernel: {} RAM, machine {}, CPU {}, {} (log from the serial port follows)\n",
         o.mem.label,
         o.machine.name(),
+        o.cpu,
         path.name()
     );
     let report = qemu::boot(&BootSpec {
         mem: &o.mem,
         machine: o.machine,
+        cpu: &o.cpu,
         path,
         image: &image,
         gdb: o.gdb,

@@ -24,6 +24,16 @@ const CRASHES: [(&str, &str, &str); 3] = [
     ("crash=triple", "empty IDT", "triple fault"),
 ];
 
+/// The CPU model each machine type boots with: `pc` with QEMU's default
+/// (no 1 GiB pages), `q35` with every feature TCG has (1 GiB pages), so both
+/// page-size paths of the direct map run.
+fn cpu_for(machine: Machine) -> &'static str {
+    match machine {
+        Machine::Pc => "qemu64",
+        Machine::Q35 => "max",
+    }
+}
+
 /// One row of the summary.
 struct Row {
     mem: String,
@@ -60,10 +70,11 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
             }
         };
         print!(
-            "[{:>2}/{n}] {:>5} {:<3} {:<4} ... ",
+            "[{:>2}/{n}] {:>5} {:<3} {:<6} {:<4} ... ",
             i + 1,
             mem.label,
             machine.name(),
+            cpu_for(machine),
             path.name()
         );
         use std::io::Write;
@@ -71,6 +82,7 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
         let report = qemu::boot(&BootSpec {
             mem: &mem,
             machine,
+            cpu: cpu_for(machine),
             path,
             image: &image,
             gdb: false,
@@ -104,13 +116,14 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
 
     println!();
     println!();
-    println!("| RAM | machine | boot | tests passed | time | result |");
-    println!("| ---: | --- | --- | ---: | ---: | --- |");
+    println!("| RAM | machine | CPU | boot | tests passed | time | result |");
+    println!("| ---: | --- | --- | --- | ---: | ---: | --- |");
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {:.1} s | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} s | {} |",
             r.mem,
             r.machine.name(),
+            cpu_for(r.machine),
             format!("{} {}", r.path.name(), r.note).trim(),
             counts(&r.report),
             r.report.elapsed.as_secs_f64(),
@@ -146,6 +159,7 @@ fn crash_boots(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<
         let mut report = qemu::boot(&BootSpec {
             mem: &mem,
             machine: Machine::Pc,
+            cpu: cpu_for(Machine::Pc),
             path: BootPath::Pvh,
             image: elf,
             gdb: false,

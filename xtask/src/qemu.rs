@@ -112,6 +112,8 @@ pub struct BootSpec<'a> {
     pub mem: &'a Mem,
     /// Machine type.
     pub machine: Machine,
+    /// QEMU's CPU model (`qemu64` has no 1 GiB pages, `max` has them).
+    pub cpu: &'a str,
     /// `-kernel` (PVH) or an ISO (GRUB).
     pub path: BootPath,
     /// The kernel ELF (PVH) or the ISO (GRUB).
@@ -189,6 +191,7 @@ pub fn judge(exit: Exit, counts: Option<(u64, u64, u64)>, stderr: &str) -> Optio
 pub fn boot(spec: &BootSpec<'_>) -> Result<BootReport, String> {
     let mut cmd = Command::new("qemu-system-x86_64");
     cmd.args(["-machine", spec.machine.name(), "-accel", "tcg"])
+        .args(["-cpu", spec.cpu])
         .args(["-m", &format!("{}M", spec.mem.bytes >> 20)])
         .args(["-display", "none", "-serial", "stdio", "-monitor", "none"])
         .args([
