@@ -13,7 +13,16 @@ pub trait FrameAllocator {
     /// Gives a frame back.
     ///
     /// # Safety
-    /// `frame` must have come from `allocate_frame` of this allocator and
-    /// nothing may use it any more.
+    /// `frame` must have come from `allocate_frame` or `allocate_contiguous`
+    /// of this allocator (a run may be given back frame by frame) and nothing
+    /// may use it any more.
     unsafe fn deallocate_frame(&mut self, frame: Frame);
+
+    /// `count` physically contiguous frames, or `None` if this allocator has
+    /// no free run that long (or cannot allocate runs at all, the default).
+    /// Callers that can use scattered frames fall back to `allocate_frame`.
+    fn allocate_contiguous(&mut self, count: u64) -> Option<Frame> {
+        let _ = count;
+        None
+    }
 }

@@ -23,9 +23,12 @@ pub mod frame_alloc;
 pub mod hosted;
 pub mod layout;
 pub mod memmap;
+pub mod paging;
 pub mod sync;
+pub mod vmm;
 
 pub use addr::{Frame, Page, PhysAddr, VirtAddr, PAGE_SIZE};
 pub use frame_alloc::FrameAllocator;
 pub use layout::KERNEL_VIRT_OFFSET;
 pub use memmap::{MemoryMap, Region, RegionKind};
+pub use paging::{AddressSpace, PageFlags, PageSize, PagingError};

@@ -6,15 +6,19 @@
 //! - [`qemu_map`] and [`Preset`]: the memory maps QEMU 7.2 really hands a
 //!   kernel on the `pc` and `q35` machines, from 10 MiB to 16 GiB and beyond.
 //! - [`synthetic_map`]: maps with many holes, up to 1 TiB and more, for scale tests.
+//! - [`FramePool`]: frames from a slice of that RAM, with a budget and a
+//!   leak count, for the tiers above the PMM.
 //! - [`RecordingMmu`]: an [`Mmu`](crate::arch::Mmu) that records every TLB
 //!   flush and CR3 write so tests can assert them.
 //!
 //! Everything here is a value, not a global, so tests run in parallel.
 
+mod frames;
 mod maps;
 mod mmu;
 mod ram;
 
+pub use frames::{FramePool, FramePoolError};
 pub use maps::{qemu_map, synthetic_map, Preset, QemuMachine};
 pub use mmu::{Flush, RecordingMmu};
 pub use ram::{HostedRam, HostedRamError};
