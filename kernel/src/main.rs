@@ -22,6 +22,7 @@ mod bootlog;
 mod cpu;
 mod crash;
 mod exit;
+mod mm;
 mod serial;
 mod tests;
 
@@ -43,6 +44,10 @@ extern "C" fn kmain(protocol: u32, info_phys: u32) -> ! {
     };
     cpu::init();
     bootlog::print(&boot);
+    if let Err(e) = mm::init(&boot) {
+        kprintln!("valen: memory manager bring-up failed: {e}");
+        exit_qemu(FAILURE);
+    }
     crash::maybe_crash(&boot);
     let summary = tests::run(&boot);
     if summary.failed == 0 {

@@ -139,7 +139,6 @@ pub fn probe(addr: VirtAddr, access: Access) -> Result<(), Fault> {
 }
 
 /// Installs a function that says whether an address is a guard page.
-#[allow(dead_code)] // installed once the VMM tier is brought up
 pub fn set_guard_check(check: fn(u64) -> bool) {
     GUARD_CHECK.store(check as usize as u64, Ordering::SeqCst);
 }

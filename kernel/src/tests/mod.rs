@@ -14,6 +14,8 @@ mod boot;
 mod faults;
 mod fixture;
 mod memmap;
+mod paging;
+mod vmm;
 
 use crate::boot::BootInfo;
 use crate::kprintln;
@@ -57,6 +59,26 @@ macro_rules! check {
     };
 }
 
+/// Fails the current test with a message.
+#[macro_export]
+macro_rules! fail {
+    ($($msg:tt)*) => {{
+        $crate::kprintln!("FAILED\n      {}:{}: {}", file!(), line!(), format_args!($($msg)*));
+        return Err($crate::tests::Failed);
+    }};
+}
+
+/// Locks the memory manager and binds its parts, or fails the test.
+#[macro_export]
+macro_rules! mm_parts {
+    ($guard:ident => $vmm:ident, $space:ident, $frames:ident) => {
+        let mut $guard = $crate::mm::MM.lock();
+        let Some(($vmm, $space, $frames)) = $guard.parts() else {
+            $crate::fail!("the memory manager is not up");
+        };
+    };
+}
+
 /// Counts of the run.
 pub struct Summary {
     /// Tests that passed.
@@ -68,7 +90,13 @@ pub struct Summary {
 }
 
 /// Every test, in the order they run (lower tiers first).
-const SUITES: &[&[Test]] = &[boot::TESTS, memmap::TESTS, faults::TESTS];
+const SUITES: &[&[Test]] = &[
+    boot::TESTS,
+    memmap::TESTS,
+    faults::TESTS,
+    paging::TESTS,
+    vmm::TESTS,
+];
 
 /// Runs every test and prints the closing `N passed, N failed` line.
 pub fn run(boot: &BootInfo) -> Summary {

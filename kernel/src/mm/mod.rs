@@ -1,0 +1,112 @@
+//! valen-mm's tiers brought up in the kernel, in the spec's order:
+//!
+//! ```text
+//!  frames (PMM)  ─► paging: the kernel's own tables, CR3 ─► VMM ─► (heap)
+//! ```
+//!
+//! Everything lives in one [`Mm`] behind one spinlock, [`MM`]: the VMM, the
+//! kernel's address space and the frame source are always used together.
+//! The page-fault handler only ever `try_lock`s it.
+
+mod boot_frames;
+mod kernel_space;
+
+pub use boot_frames::BootFrames;
+pub use kernel_space::{nx, KernelSpace};
+
+use crate::boot::BootInfo;
+use crate::bootlog::Size;
+use crate::kprintln;
+use core::fmt;
+use valen_mm::paging::PagingError;
+use valen_mm::sync::SpinLock;
+use valen_mm::vmm::Vmm;
+use valen_mm::VirtAddr;
+
+/// The frame source the kernel uses.
+pub type Frames = BootFrames;
+
+/// The memory manager's parts.
+pub struct Mm {
+    /// The virtual windows.
+    pub vmm: Vmm,
+    /// The kernel's address space (after [`init`]).
+    pub space: Option<KernelSpace>,
+    /// The frame source (after [`init`]).
+    pub frames: Option<Frames>,
+}
+
+impl Mm {
+    /// The three parts, once [`init`] has run.
+    pub fn parts(&mut self) -> Option<(&mut Vmm, &mut KernelSpace, &mut Frames)> {
+        match self {
+            Mm {
+                vmm,
+                space: Some(s),
+                frames: Some(f),
+            } => Some((vmm, s, f)),
+            _ => None,
+        }
+    }
+}
+
+/// The kernel's memory manager.
+pub static MM: SpinLock<Mm> = SpinLock::new(Mm {
+    vmm: Vmm::new(),
+    space: None,
+    frames: None,
+});
+
+/// Why bring-up failed.
+#[derive(Debug)]
+pub enum MmError {
+    /// Building the kernel's tables failed.
+    Paging(PagingError),
+}
+
+impl fmt::Display for MmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Paging(e) => write!(f, "building the kernel's page tables: {e}"),
+        }
+    }
+}
+
+/// Whether `addr` is the guard page after a `vmm_alloc` allocation (for the
+/// page-fault report; answers `false` if the memory manager is busy).
+fn is_guard_page(addr: u64) -> bool {
+    MM.try_lock()
+        .is_some_and(|mm| mm.vmm.guard_page_of(VirtAddr::new_truncate(addr)).is_some())
+}
+
+/// Brings up every tier that exists, printing what each did.
+pub fn init(boot: &BootInfo) -> Result<(), MmError> {
+    let mut frames = BootFrames::new(&boot.map);
+    kprintln!(
+        "frames: {} free from 2 MiB up (stand-in frame source until the PMM tier lands)",
+        Size(frames.free_frames() * 4096)
+    );
+
+    // SAFETY: the boot tables are active; the stand-in hands out frames from
+    // 2 MiB up in address order, and the kernel tables need far fewer than
+    // the RAM below 1 GiB that the boot tables map.
+    let space = unsafe { kernel_space::build(boot, &mut frames) }.map_err(MmError::Paging)?;
+    let stats = space.check_invariants().unwrap_or_default();
+    // SAFETY: the new tables map the kernel image (code, data, this stack)
+    // and all RAM through the direct map, which is all the kernel uses.
+    unsafe { space.activate() };
+    let [k4, m2, g1] = stats.leaves;
+    kprintln!(
+        "paging: kernel tables active, CR3 = {:#x}: {} tables, leaves {k4} x 4 KiB, {m2} x 2 MiB, {g1} x 1 GiB{}",
+        space.root().start().as_u64(),
+        stats.tables,
+        if g1 == 0 && m2 > 0 { " (no 1 GiB pages on this CPU)" } else { "" },
+    );
+    let mut mm = MM.lock();
+    mm.space = Some(space);
+    mm.frames = Some(frames);
+    drop(mm);
+    crate::cpu::fault::set_guard_check(is_guard_page);
+    kprintln!("vmm: heap window and device window ready");
+    Ok(())
+}
