@@ -3,6 +3,9 @@
 //!
 //! - `crash=pagefault`: reads an unmapped device-window address outside any
 //!   probe; the handler must report it and exit with the failure code;
+//! - `crash=stack`: recurses without end; the stack's guard page faults,
+//!   the CPU cannot push the fault frame on that stack and double-faults
+//!   onto its own IST stack, whose handler must report it;
 //! - `crash=panic`: panics; the panic handler must exit with the failure code;
 //! - `crash=triple`: loads an empty IDT and traps; the CPU triple-faults and
 //!   QEMU (with `-no-reboot`) exits 0, which the runner must not take as success.
@@ -21,6 +24,10 @@ pub fn maybe_crash(boot: &BootInfo) {
             let v = unsafe { p.read_volatile() };
             kprintln!("valen: the read returned {v:#x}: no fault!");
         }
+        Some("stack") => {
+            kprintln!("valen: crash=stack: recursing into the stack guard page");
+            kprintln!("valen: depth {}", recurse(0));
+        }
         Some("panic") => {
             kprintln!("valen: crash=panic");
             panic!("deliberate panic (crash=panic)");
@@ -35,4 +42,15 @@ pub fn maybe_crash(boot: &BootInfo) {
         Some(other) => kprintln!("valen: unknown crash={other}, ignored"),
         None => {}
     }
+}
+
+/// Recursion that the optimizer cannot turn into a loop.
+#[inline(never)]
+#[allow(unconditional_recursion)] // it ends in the guard page, on purpose
+fn recurse(depth: u64) -> u64 {
+    let mut buf = [0u8; 512];
+    // SAFETY: a volatile write to a local keeps the frame alive.
+    unsafe { core::ptr::write_volatile(&mut buf[depth as usize % 512], 1) };
+    let below = recurse(depth + 1);
+    below + u64::from(core::hint::black_box(buf[0]))
 }

@@ -14,13 +14,18 @@ const GRUB_BOOTS: [(&str, Machine); 2] = [("128M", Machine::Pc), ("4G", Machine:
 
 /// Boots that must fail, and what their log must show: each way the
 /// kernel can die has to be seen as a failure.
-const CRASHES: [(&str, &str, &str); 3] = [
+const CRASHES: [(&str, &str, &str); 4] = [
     (
         "crash=pagefault",
         "page fault at 0xffffffffc0000000 (device window, not mapped)",
         "the kernel reported failure",
     ),
     ("crash=panic", "kernel panic", "the kernel reported failure"),
+    (
+        "crash=stack",
+        "double fault (on its own stack)",
+        "the kernel reported failure",
+    ),
     ("crash=triple", "empty IDT", "triple fault"),
 ];
 

@@ -212,6 +212,10 @@ boot_stack_top:
 
 .section .bss.kernel_stack, "aw", @nobits
 .balign 4096
+/* Left unmapped by the kernel's own tables: an overflow faults here. */
+.global kernel_stack_guard
+kernel_stack_guard:
+    .skip 4096
 .global kernel_stack_bottom
 kernel_stack_bottom:
     .skip 128 * 1024

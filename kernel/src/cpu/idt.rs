@@ -137,6 +137,16 @@ pub fn dispatch(frame: &mut InterruptFrame) {
             BREAKPOINTS.fetch_add(1, Ordering::SeqCst);
         }
         14 => super::fault::page_fault(frame),
+        8 => {
+            let (window, what) = super::fault::describe(super::read_cr2(), 0);
+            crate::serial::emergency(format_args!(
+                "\n!! double fault (on its own stack), rsp {:#x}, rip {:#x}; last page fault at {:#x} ({window}, {what}): kernel stack overflow?\n",
+                frame.rsp,
+                frame.rip,
+                super::read_cr2(),
+            ));
+            exit_qemu(FAILURE);
+        }
         v => {
             crate::serial::emergency(format_args!(
                 "\n!! {} (vector {v}), error code {:#x}\n   rip {:#x} rsp {:#x} rflags {:#x} cs {:#x}\n",

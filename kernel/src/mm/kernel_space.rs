@@ -7,7 +7,8 @@
 //!  KERNEL_VIRT_OFFSET + phys
 //!    .text                  read + execute
 //!    .rodata                read only, NX
-//!    .data .bss             read + write, NX (the stack is in .bss)
+//!    .data .bss             read + write, NX (the stack is in .bss, with an
+//!                           unmapped guard page under it)
 //!  everything else          unmapped: the identity map and the boot code
 //!                           are gone, the heap and device windows are empty
 //! ```
@@ -96,5 +97,16 @@ pub unsafe fn build<F: FrameAllocator>(
             )?;
         }
     }
+    // The guard page under the kernel stack.
+    space.unmap(stack_guard(), frames)?;
     Ok(space)
+}
+
+extern "C" {
+    static kernel_stack_guard: u8;
+}
+
+/// The unmapped page under the kernel stack (see `entry.s`).
+pub fn stack_guard() -> VirtAddr {
+    VirtAddr::new_truncate(&raw const kernel_stack_guard as u64)
 }

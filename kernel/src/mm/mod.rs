@@ -12,7 +12,7 @@ mod boot_frames;
 mod kernel_space;
 
 pub use boot_frames::BootFrames;
-pub use kernel_space::{nx, KernelSpace};
+pub use kernel_space::{nx, stack_guard, KernelSpace};
 
 use crate::boot::BootInfo;
 use crate::bootlog::Size;
@@ -75,6 +75,9 @@ impl fmt::Display for MmError {
 /// Whether `addr` is the guard page after a `vmm_alloc` allocation (for the
 /// page-fault report; answers `false` if the memory manager is busy).
 fn is_guard_page(addr: u64) -> bool {
+    if addr & !0xFFF == stack_guard().as_u64() {
+        return true;
+    }
     MM.try_lock()
         .is_some_and(|mm| mm.vmm.guard_page_of(VirtAddr::new_truncate(addr)).is_some())
 }
