@@ -34,6 +34,8 @@ pub struct Mm {
     pub space: Option<KernelSpace>,
     /// The frame source (after [`init`]).
     pub frames: Option<Frames>,
+    /// Free frames right after bring-up: what the tests must leave behind.
+    pub baseline_free: u64,
 }
 
 impl Mm {
@@ -44,6 +46,7 @@ impl Mm {
                 vmm,
                 space: Some(s),
                 frames: Some(f),
+                ..
             } => Some((vmm, s, f)),
             _ => None,
         }
@@ -55,7 +58,13 @@ pub static MM: SpinLock<Mm> = SpinLock::new(Mm {
     vmm: Vmm::new(),
     space: None,
     frames: None,
+    baseline_free: 0,
 });
+
+/// Free frames in the frame source.
+pub fn free_frames(frames: &Frames) -> u64 {
+    frames.free_frames()
+}
 
 /// Why bring-up failed.
 #[derive(Debug)]
@@ -107,6 +116,7 @@ pub fn init(boot: &BootInfo) -> Result<(), MmError> {
     );
     let mut mm = MM.lock();
     mm.space = Some(space);
+    mm.baseline_free = free_frames(&frames);
     mm.frames = Some(frames);
     drop(mm);
     crate::cpu::fault::set_guard_check(is_guard_page);

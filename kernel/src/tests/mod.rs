@@ -13,6 +13,7 @@
 mod boot;
 mod faults;
 mod fixture;
+mod leaks;
 mod memmap;
 mod paging;
 mod vmm;
@@ -96,6 +97,7 @@ const SUITES: &[&[Test]] = &[
     faults::TESTS,
     paging::TESTS,
     vmm::TESTS,
+    leaks::TESTS,
 ];
 
 /// Runs every test and prints the closing `N passed, N failed` line.
