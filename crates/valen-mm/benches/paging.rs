@@ -20,8 +20,8 @@ use valen_mm::layout::DIRECT_MAP_BASE;
 use valen_mm::paging::{AddressSpace, PageFlags, PageSize};
 use valen_mm::{FrameAllocator, PhysAddr, VirtAddr};
 use x86_64::structures::paging::{
-    FrameAllocator as PeerAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags,
-    PhysFrame, Size1GiB, Size2MiB, Size4KiB, Translate,
+    mapper::CleanUp, FrameAllocator as PeerAllocator, FrameDeallocator, Mapper, OffsetPageTable,
+    Page, PageTable, PageTableFlags, PhysFrame, Size1GiB, Size2MiB, Size4KiB, Translate,
 };
 
 const KIB4: u64 = 4096;
@@ -46,6 +46,33 @@ unsafe impl PeerAllocator<Size4KiB> for Peer<'_> {
         Some(PhysFrame::containing_address(x86_64::PhysAddr::new(
             f.start().as_u64(),
         )))
+    }
+}
+
+impl FrameDeallocator<Size4KiB> for Peer<'_> {
+    unsafe fn deallocate_frame(&mut self, frame: PhysFrame<Size4KiB>) {
+        let f = valen_mm::Frame::containing(PhysAddr::new(frame.start_address().as_u64()).unwrap());
+        // SAFETY: the crate gives back only table frames it got from us.
+        unsafe { self.0.deallocate_frame(f) };
+    }
+}
+
+/// An MMU that flushes nothing, as the crate's `MapperFlush::ignore` does,
+/// so unmapping is compared without the recording MMU's bookkeeping.
+struct NullMmu;
+
+impl valen_mm::arch::Mmu for NullMmu {
+    fn flush_page(&self, _: VirtAddr) {}
+    fn flush_all(&self) {}
+    fn root(&self) -> PhysAddr {
+        PhysAddr::ZERO
+    }
+    unsafe fn set_root(&self, _: PhysAddr) {}
+    fn has_1g_pages(&self) -> bool {
+        true
+    }
+    fn has_nx(&self) -> bool {
+        true
     }
 }
 
@@ -132,6 +159,69 @@ fn main() {
     );
     rows.push(row("1 GiB as one `map_range` (4 KiB pages)", ours, peer));
     print_table("Mapping 1 GiB with 4 KiB pages", "ns/page", &rows);
+
+    // Unmapping that GiB again and freeing its 513 tables (x86_64: `unmap`
+    // loop, then its `clean_up` scan, since it keeps no counts).
+    let null = NullMmu;
+    let mapped = || {
+        let mut p = pool(&ram);
+        let mut s = AddressSpace::new(&ram, &null, &mut p).unwrap();
+        let (v, f) = (
+            VirtAddr::new(VIRT).unwrap(),
+            PhysAddr::new(PHYS + KIB4).unwrap(),
+        );
+        s.map_range(v, f, GIB, rw, &mut p).unwrap();
+        (p, s)
+    };
+    let ours_one = median_ns_per_op(REPS, mapped, |(mut p, mut s)| {
+        for i in 0..PAGES_1G {
+            s.unmap(VirtAddr::new(VIRT + i * KIB4).unwrap(), &mut p)
+                .unwrap();
+        }
+        (PAGES_1G, p.outstanding())
+    });
+    let ours_range = median_ns_per_op(REPS, mapped, |(mut p, mut s)| {
+        s.unmap_range(VirtAddr::new(VIRT).unwrap(), GIB, &mut p, |m| {
+            black_box(m);
+        })
+        .unwrap();
+        (PAGES_1G, p.outstanding())
+    });
+    let peer = median_ns_per_op(
+        REPS,
+        || {
+            let mut p = pool(&ram);
+            let mut t = peer_table(&ram, &mut p);
+            peer_map_4k(&mut t, &mut p, PAGES_1G);
+            (p, t)
+        },
+        |(mut p, mut t)| {
+            for i in 0..PAGES_1G {
+                let page =
+                    Page::<Size4KiB>::containing_address(x86_64::VirtAddr::new(VIRT + i * KIB4));
+                t.unmap(page).unwrap().1.ignore();
+            }
+            // SAFETY: no CPU uses these tables; emptied ones go back to the pool.
+            unsafe { t.clean_up(&mut Peer(&mut p)) };
+            (PAGES_1G, p.outstanding())
+        },
+    );
+    print_table(
+        "Unmapping 1 GiB of 4 KiB pages and freeing the tables",
+        "ns/page",
+        &[
+            row(
+                "262,144 `unmap` calls (x86_64: + `clean_up`)",
+                ours_one,
+                peer,
+            ),
+            row(
+                "one `unmap_range` (x86_64: `unmap` loop + `clean_up`)",
+                ours_range,
+                peer,
+            ),
+        ],
+    );
 
     // Translation: one 4 KiB-mapped GiB, read by both walkers.
     let mut p = pool(&ram);

@@ -34,6 +34,18 @@ fn map_translates_and_builds_three_tables() {
     s.map(va(0x40_1000), pa(0x9000), rw(), pool).unwrap();
     assert_eq!(pool.outstanding(), 4);
     assert!(mmu.take_flushes().is_empty(), "mapping never needs a flush");
+    // Unmapping one page keeps the tables its neighbour needs...
+    let m = s.unmap(va(0x40_0000), pool).unwrap();
+    assert_eq!((m.phys, m.size), (pa(0x1234_5000), PageSize::Size4K));
+    assert_eq!(pool.outstanding(), 4);
+    // ...and the last one frees the whole chain, after flushing.
+    s.unmap(va(0x40_1000), pool).unwrap();
+    assert_eq!(pool.outstanding(), 1);
+    assert_eq!(s.check_invariants().unwrap().tables, 1);
+    assert_eq!(
+        mmu.take_flushes(),
+        vec![Flush::Page(va(0x40_0000)), Flush::Page(va(0x40_1000))]
+    );
 }
 
 #[test]

@@ -11,14 +11,15 @@
 //!              cannot fail, since every leaf now lies wholly inside
 //! ```
 //!
+//! Steps 1 and 2 live in [`split`](super::split).
 //! Flushes are batched ([`FlushBatch`]); emptied tables are freed only after
 //! the flush, so no CPU can still walk through them.
 
-use super::entry::{index, span, Entry, PageSize};
+use super::entry::{index, span, Entry};
 use super::error::{Mapping, PagingError};
 use super::flags::PageFlags;
 use super::flush::FlushBatch;
-use super::space::{check_virt_range, frame_at, intermediate_flags, leaf_mapping, AddressSpace};
+use super::space::{check_virt_range, intermediate_flags, leaf_mapping, AddressSpace};
 use super::table::{FrameStack, Table};
 use crate::addr::{VirtAddr, PAGE_SIZE};
 use crate::arch::{Mmu, PhysMapper};
@@ -40,32 +41,12 @@ enum Op {
     Protect(PageFlags),
 }
 
-struct ChangeWalk<'r> {
+struct ChangeWalk<R: FnMut(Mapping)> {
     op: Op,
     flush: FlushBatch,
     freed: FrameStack,
     leaves: u64,
-    report: &'r mut dyn FnMut(Mapping),
-}
-
-/// One huge page replaced by a table: enough to put it back.
-#[derive(Clone, Copy)]
-struct Split {
-    /// The table holding the entry, and the entry's index.
-    table: Table,
-    index: usize,
-    /// The huge leaf that was there.
-    old: Entry,
-    /// The frame of the new table.
-    frame: u64,
-    /// The huge page's first address.
-    virt: u64,
-}
-
-/// The huge pages split by one operation (at most two per end), to undo
-/// them if it fails.
-struct SplitLog {
-    done: [Option<Split>; 4],
+    report: R,
 }
 
 impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
@@ -80,9 +61,72 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         virt: VirtAddr,
         frames: &mut F,
     ) -> Result<Mapping, PagingError> {
+        if !virt.is_aligned(PAGE_SIZE) {
+            return Err(PagingError::UnalignedVirt(virt));
+        }
+        if let Some(m) = self.unmap_small(virt, frames)? {
+            return Ok(m);
+        }
+        // A huge page holds it: the range path splits it.
         let mut last = None;
         self.unmap_range(virt, PAGE_SIZE, frames, |m| last = Some(m))?;
         last.ok_or(PagingError::NotMapped { virt })
+    }
+
+    /// `unmap` in one walk when a 4 KiB leaf maps `virt`: clears it, then
+    /// walks back up while tables empty. `Ok(None)` if a huge page maps it.
+    fn unmap_small<F: FrameAllocator + ?Sized>(
+        &mut self,
+        virt: VirtAddr,
+        frames: &mut F,
+    ) -> Result<Option<Mapping>, PagingError> {
+        let v = virt.as_u64();
+        let root = self.table(self.root.start().as_u64());
+        // path[l] = (level-l table, index of `v` in it, that table's frame).
+        let mut path = [(root, 0usize, self.root.start().as_u64()); 5];
+        let mut level = 4u8;
+        let leaf = loop {
+            let (t, _, frame) = path[usize::from(level)];
+            let i = index(v, level);
+            path[usize::from(level)] = (t, i, frame);
+            let e = t.get(i);
+            if !e.is_present() {
+                return Err(PagingError::NotMapped { virt });
+            }
+            if let Some(m) = leaf_mapping(e, level, v) {
+                if level > 1 {
+                    return Ok(None);
+                }
+                break m;
+            }
+            level -= 1;
+            path[usize::from(level)] = (self.table(e.addr()), 0, e.addr());
+        };
+        let mut freed = FrameStack::new();
+        let (t, i, _) = path[1];
+        t.set(i, Entry::EMPTY);
+        // The level-`l` table lost an entry; its count is in the entry above.
+        let mut l = 1usize;
+        while l < 4 {
+            let (pt, pi, _) = path[l + 1];
+            let pe = pt.get(pi);
+            let c = pe.count() - 1;
+            if c > 0 {
+                pt.set(pi, pe.with_count(c));
+                break;
+            }
+            pt.set(pi, Entry::EMPTY);
+            // SAFETY: a table of this space that no entry references now.
+            unsafe { freed.push(&self.phys, path[l].2) };
+            l += 1;
+        }
+        if l == 4 {
+            self.root_count -= 1;
+        }
+        self.mmu.flush_page(virt);
+        // SAFETY: tables of this space, from `frames`, flushed and unreferenced.
+        unsafe { freed.release(&self.phys, frames) };
+        Ok(Some(leaf))
     }
 
     /// Unmaps `[virt, virt + size)`, which must be wholly mapped; calls
@@ -98,11 +142,11 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         virt: VirtAddr,
         size: u64,
         frames: &mut F,
-        mut on_unmapped: impl FnMut(Mapping),
+        on_unmapped: impl FnMut(Mapping),
     ) -> Result<UnmapSummary, PagingError> {
         check_virt_range(virt, size)?;
         self.prepare(virt, size, frames)?;
-        Ok(self.remove_range(virt.as_u64(), size, frames, &mut on_unmapped))
+        Ok(self.remove_range(virt.as_u64(), size, frames, on_unmapped))
     }
 
     /// Gives every leaf of `[virt, virt + size)` the flags `flags` (the
@@ -126,172 +170,11 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
             flush: FlushBatch::new(),
             freed: FrameStack::new(),
             leaves: 0,
-            report: &mut |_| {},
+            report: |_| {},
         };
         self.change_root(virt.as_u64(), size, &mut w);
         w.flush.finish(&self.mmu);
         Ok(())
-    }
-
-    /// Steps 1 and 2: checks that the range is mapped, splits its ends.
-    fn prepare<F: FrameAllocator + ?Sized>(
-        &mut self,
-        virt: VirtAddr,
-        size: u64,
-        frames: &mut F,
-    ) -> Result<(), PagingError> {
-        let root = self.table(self.root.start().as_u64());
-        self.check_mapped(root, 4, virt.as_u64(), size)?;
-        let mut log = SplitLog { done: [None; 4] };
-        let mut flush = FlushBatch::new();
-        let end = virt.as_u64().wrapping_add(size);
-        let r = self
-            .split_at(virt.as_u64(), frames, &mut log, &mut flush)
-            .and_then(|()| self.split_at(end, frames, &mut log, &mut flush));
-        if r.is_err() {
-            // Put the huge pages back; the new tables may have been cached.
-            for sp in log.done.iter().rev().flatten() {
-                sp.table.set(sp.index, sp.old);
-                flush.add(sp.virt);
-            }
-        }
-        flush.finish(&self.mmu);
-        if r.is_err() {
-            for sp in log.done.iter().flatten() {
-                // SAFETY: the split table came from `frames` in `split_at`
-                // and is referenced nowhere since its entry was restored.
-                unsafe { frames.deallocate_frame(frame_at(sp.frame)) };
-            }
-        }
-        r
-    }
-
-    /// First unmapped address of `[v, v + len)` under a level-`level` table.
-    fn check_mapped(
-        &self,
-        t: Table,
-        level: u8,
-        mut v: u64,
-        mut len: u64,
-    ) -> Result<(), PagingError> {
-        let span = span(level);
-        let mut i = index(v, level);
-        while len > 0 {
-            let chunk = (span - (v & (span - 1))).min(len);
-            let e = t.get(i);
-            if !e.is_present() {
-                return Err(PagingError::NotMapped {
-                    virt: VirtAddr::new_truncate(v),
-                });
-            }
-            if !e.is_leaf(level) {
-                self.check_mapped(self.table(e.addr()), level - 1, v, chunk)?;
-            }
-            v = v.wrapping_add(chunk);
-            len -= chunk;
-            i += 1;
-        }
-        Ok(())
-    }
-
-    /// Splits the huge pages that `p` falls strictly inside, down to 4 KiB
-    /// if needed, getting every frame before the first write.
-    fn split_at<F: FrameAllocator + ?Sized>(
-        &mut self,
-        p: u64,
-        frames: &mut F,
-        log: &mut SplitLog,
-        flush: &mut FlushBatch,
-    ) -> Result<(), PagingError> {
-        if p % span(3) == 0 {
-            return Ok(());
-        }
-        let mut t = self.table(self.root.start().as_u64());
-        let mut level = 4;
-        let (t, level) = loop {
-            let e = t.get(index(p, level));
-            if !e.is_present() || level == 1 {
-                return Ok(());
-            }
-            if e.is_leaf(level) {
-                break (t, level);
-            }
-            t = self.table(e.addr());
-            level -= 1;
-        };
-        let need = if level == 3 {
-            1 + usize::from(p % span(2) != 0)
-        } else {
-            1
-        };
-        if level == 2 && p % span(2) == 0 {
-            return Ok(());
-        }
-        let mut got = [0u64; 2];
-        for k in 0..need {
-            match frames.allocate_frame() {
-                Some(f) => got[k] = f.start().as_u64(),
-                None => {
-                    for &f in &got[..k] {
-                        // SAFETY: just allocated from `frames`, never used.
-                        unsafe { frames.deallocate_frame(frame_at(f)) };
-                    }
-                    return Err(PagingError::OutOfFrames { obtained: k as u64 });
-                }
-            }
-        }
-        let child = self.split(t, index(p, level), level, p, got[0], log, flush);
-        if need == 2 {
-            self.split(child, index(p, 2), 2, p, got[1], log, flush);
-        }
-        Ok(())
-    }
-
-    /// Replaces the huge leaf at `t[i]` (level `level`) by a table in `frame`
-    /// of 512 leaves one level down with the same translation; returns it.
-    #[allow(clippy::too_many_arguments)]
-    fn split(
-        &self,
-        t: Table,
-        i: usize,
-        level: u8,
-        p: u64,
-        frame: u64,
-        log: &mut SplitLog,
-        flush: &mut FlushBatch,
-    ) -> Table {
-        let e = t.get(i);
-        let size = if level == 3 {
-            PageSize::Size1G
-        } else {
-            PageSize::Size2M
-        };
-        let child_size = if level == 3 {
-            PageSize::Size2M
-        } else {
-            PageSize::Size4K
-        };
-        let base = e.leaf_addr(size);
-        let nt = self.table(frame);
-        for k in 0..512u64 {
-            nt.set(
-                k as usize,
-                Entry::leaf(base + k * child_size.bytes(), e.flags(), child_size),
-            );
-        }
-        t.set(i, Entry::table(frame, intermediate_flags(e.flags()), 512));
-        let v = p & !(size.bytes() - 1);
-        flush.add(v);
-        if let Some(slot) = log.done.iter_mut().find(|s| s.is_none()) {
-            *slot = Some(Split {
-                table: t,
-                index: i,
-                old: e,
-                frame,
-                virt: v,
-            });
-        }
-        nt
     }
 
     /// Step 3 for unmapping (also the undo of a failed `map_range`):
@@ -301,7 +184,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         v: u64,
         len: u64,
         frames: &mut F,
-        report: &mut dyn FnMut(Mapping),
+        report: impl FnMut(Mapping),
     ) -> UnmapSummary {
         let mut w = ChangeWalk {
             op: Op::Unmap,
@@ -322,7 +205,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         }
     }
 
-    fn change_root(&mut self, v: u64, len: u64, w: &mut ChangeWalk<'_>) {
+    fn change_root(&mut self, v: u64, len: u64, w: &mut ChangeWalk<impl FnMut(Mapping)>) {
         let root = self.table(self.root.start().as_u64());
         let mut count = self.root_count;
         self.change_in(root, 4, v, len, w, &mut count);
@@ -335,11 +218,23 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         level: u8,
         mut v: u64,
         mut len: u64,
-        w: &mut ChangeWalk<'_>,
+        w: &mut ChangeWalk<impl FnMut(Mapping)>,
         count: &mut u16,
     ) {
-        let span = span(level);
         let mut i = index(v, level);
+        if level == 1 {
+            // The innermost loop: every entry is a 4 KiB leaf or empty.
+            let n = ((len / PAGE_SIZE) as usize).min(512 - i);
+            for k in 0..n {
+                let e = t.get(i + k);
+                let vk = v.wrapping_add(k as u64 * PAGE_SIZE);
+                if let Some(m) = leaf_mapping(e, 1, vk) {
+                    self.change_leaf(t, i + k, e, m, w, count);
+                }
+            }
+            return;
+        }
+        let span = span(level);
         while len > 0 {
             let chunk = (span - (v & (span - 1))).min(len);
             let e = t.get(i);
@@ -377,7 +272,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
         i: usize,
         e: Entry,
         m: Mapping,
-        w: &mut ChangeWalk<'_>,
+        w: &mut ChangeWalk<impl FnMut(Mapping)>,
         count: &mut u16,
     ) {
         w.leaves += 1;

@@ -15,7 +15,8 @@
 //! - `space`: [`AddressSpace`] with `new`, `from_root`, `activate`,
 //!   `translate` and the single-page `map`.
 //! - `range`: `map_range`, picking 1 GiB / 2 MiB / 4 KiB pages.
-//! - `change`: `unmap`, `unmap_range` and `protect`, splitting huge pages.
+//! - `change`: `unmap`, `unmap_range` and `protect`.
+//! - `split`: checking a range is mapped and splitting huge pages at its ends.
 //! - `flush`: batching TLB invalidations.
 //! - `check`: the invariant checker and teardown.
 //!
@@ -32,6 +33,7 @@ pub mod flags;
 mod flush;
 mod range;
 mod space;
+mod split;
 mod table;
 #[cfg(all(test, feature = "hosted"))]
 mod tests;

@@ -118,7 +118,7 @@ impl<P: PhysMapper, M: Mmu> AddressSpace<P, M> {
             Err(e) => {
                 let done = walk.done;
                 if done > 0 {
-                    self.remove_range(virt.as_u64(), done, walk.frames, &mut |_| {});
+                    self.remove_range(virt.as_u64(), done, walk.frames, |_| {});
                 }
                 Err(e)
             }

@@ -148,6 +148,12 @@ pub enum Action {
         hi: u8,
         flags: PageFlags,
     },
+    /// `unmap` of one page: inside an existing segment, or anywhere.
+    UnmapOne {
+        seg: usize,
+        at: u8,
+        anywhere: Option<u64>,
+    },
     Budget(Option<u16>),
 }
 
@@ -207,6 +213,8 @@ pub fn action() -> impl Strategy<Value = Action> {
             .prop_map(|(v, p, pages, flags, largest)| Action::MapRange { v, p, pages, flags, largest }),
         3 => (any::<usize>(), any::<u8>(), any::<u8>()).prop_map(|(seg, lo, hi)| Action::UnmapSeg { seg, lo, hi }),
         1 => (addr(), pages()).prop_map(|(v, pages)| Action::UnmapAny { v, pages }),
+        2 => (any::<usize>(), any::<u8>(), proptest::option::weighted(0.2, addr()))
+            .prop_map(|(seg, at, anywhere)| Action::UnmapOne { seg, at, anywhere }),
         2 => (any::<usize>(), any::<u8>(), any::<u8>(), flags())
             .prop_map(|(seg, lo, hi, flags)| Action::ProtectSeg { seg, lo, hi, flags }),
         1 => proptest::option::of(0..600u16).prop_map(Action::Budget),
@@ -272,6 +280,25 @@ pub fn step(s: &mut Space<'_>, pool: &mut FramePool, m: &mut Model, a: &Action) 
                     .map(|_| m.remove(v, len))
             };
             assert!(r.is_ok() || dry(&r), "{a:?} on {v:#x}+{len:#x}: {r:?}");
+        }
+        Action::UnmapOne { seg, at, anywhere } => {
+            let Some(v) = anywhere.or_else(|| pick(m, seg, at, at).map(|(v, _)| v)) else {
+                return;
+            };
+            let r = s.unmap(va(v), pool);
+            match (m.lookup(v), r) {
+                (Some((p, f)), Ok(mp)) => {
+                    assert_eq!(
+                        (mp.virt.as_u64(), mp.phys.as_u64(), mp.size),
+                        (v, p, PageSize::Size4K)
+                    );
+                    assert_eq!(mp.flags, f);
+                    m.remove(v, KB4);
+                }
+                (_, Err(PagingError::OutOfFrames { .. })) => {}
+                (None, Err(PagingError::NotMapped { virt })) => assert_eq!(virt.as_u64(), v),
+                (want, got) => panic!("unmap {v:#x}: model {want:x?}, got {got:?}"),
+            }
         }
         Action::UnmapAny { v, pages } => {
             let len = pages * KB4;
