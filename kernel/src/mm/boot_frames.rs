@@ -85,6 +85,24 @@ impl FrameAllocator for BootFrames {
         None
     }
 
+    fn allocate_contiguous(&mut self, count: u64) -> Option<Frame> {
+        let bytes = count.checked_mul(PAGE_SIZE)?;
+        while self.current < self.len {
+            let (_, end) = self.ranges[self.current];
+            if end - self.next.min(end) >= bytes {
+                let f = self.next;
+                self.next += bytes;
+                self.in_use += count;
+                return Frame::from_start(valen_mm::PhysAddr::new_truncate(f)).ok();
+            }
+            self.current += 1;
+            if self.current < self.len {
+                self.next = self.ranges[self.current].0;
+            }
+        }
+        None
+    }
+
     unsafe fn deallocate_frame(&mut self, frame: Frame) {
         self.in_use -= 1;
         if self.recycled_len < RECYCLE {

@@ -16,6 +16,7 @@ mod fixture;
 mod leaks;
 mod memmap;
 mod paging;
+mod spec;
 mod vmm;
 
 use crate::boot::BootInfo;
@@ -80,6 +81,21 @@ macro_rules! mm_parts {
     };
 }
 
+/// Whether the running test printed output of its own (see [`out!`]).
+pub static PRINTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Prints a line of a test's own output (a spec example's `printf`),
+/// indented under the test's name.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        if !$crate::tests::PRINTED.swap(true, core::sync::atomic::Ordering::SeqCst) {
+            $crate::kprintln!();
+        }
+        $crate::kprintln!("      | {}", format_args!($($arg)*));
+    }};
+}
+
 /// Counts of the run.
 pub struct Summary {
     /// Tests that passed.
@@ -97,6 +113,7 @@ const SUITES: &[&[Test]] = &[
     faults::TESTS,
     paging::TESTS,
     vmm::TESTS,
+    spec::TESTS,
     leaks::TESTS,
 ];
 
@@ -113,7 +130,12 @@ pub fn run(boot: &BootInfo) -> Summary {
     kprintln!("running {total} tests");
     for test in SUITES.iter().flat_map(|t| t.iter()) {
         crate::kprint!("test {} ... ", test.name);
-        match (test.run)(&ctx) {
+        PRINTED.store(false, core::sync::atomic::Ordering::SeqCst);
+        let outcome = (test.run)(&ctx);
+        if PRINTED.load(core::sync::atomic::Ordering::SeqCst) && !matches!(outcome, Err(Failed)) {
+            crate::kprint!("test {} ... ", test.name);
+        }
+        match outcome {
             Ok(Done::Pass) => {
                 s.passed += 1;
                 kprintln!("ok");
