@@ -215,11 +215,7 @@ impl Vmm {
             _ => {}
         }
         if let Err(e) = space.map_range(virt, phys, pages * PAGE_SIZE, flags, frames) {
-            let _ = match window {
-                Window::Heap => self.heap.free(virt),
-                Window::Device => self.device.free(virt),
-                _ => Ok(0),
-            };
+            self.release(virt);
             return Err(e.into());
         }
         self.stats.pages_mapped += pages;
@@ -256,11 +252,7 @@ impl Vmm {
             return Err(VmmError::NotAMapping { virt, size });
         }
         space.unmap_range(virt, pages * PAGE_SIZE, frames, |_| {})?;
-        let _ = match window {
-            Window::Heap => self.heap.free(virt),
-            Window::Device => self.device.free(virt),
-            _ => Ok(0),
-        };
+        self.release(virt);
         self.stats.pages_mapped -= pages;
         Ok(())
     }
@@ -375,6 +367,16 @@ impl Vmm {
     pub fn check(&self) -> Result<(), &'static str> {
         self.heap.check()?;
         self.device.check()
+    }
+
+    /// Gives back the window range that starts at `virt`, if it is in one.
+    /// Called only for ranges this VMM reserved, so the free cannot fail.
+    fn release(&mut self, virt: VirtAddr) {
+        let _ = match Window::of(virt) {
+            Window::Heap => self.heap.free(virt),
+            Window::Device => self.device.free(virt),
+            _ => Ok(0),
+        };
     }
 
     /// Whether `start` (the first page of a heap-window range) is an `alloc`
