@@ -49,7 +49,9 @@ extern "C" fn kmain(protocol: u32, info_phys: u32) -> ! {
         exit_qemu(FAILURE);
     }
     crash::maybe_crash(&boot);
+    mm::report("after bring-up");
     let summary = tests::run(&boot);
+    mm::report("after the tests");
     if summary.failed == 0 {
         kprintln!("valen: all tests passed");
         exit_qemu(SUCCESS)

@@ -91,6 +91,28 @@ fn is_guard_page(addr: u64) -> bool {
         .is_some_and(|mm| mm.vmm.guard_page_of(VirtAddr::new_truncate(addr)).is_some())
 }
 
+/// Prints what each tier holds.
+pub fn report(when: &str) {
+    let mut mm = MM.lock();
+    let Some((vmm, space, frames)) = mm.parts() else {
+        return;
+    };
+    let free = free_frames(frames);
+    let tables = space.check_invariants().map(|t| t.tables).unwrap_or(0);
+    let v = vmm.stats();
+    kprintln!("memory {when}:");
+    kprintln!("  frames: {} free", Size(free * 4096));
+    kprintln!("  paging: {tables} page tables");
+    kprintln!(
+        "  vmm: {} allocations ({} pages mapped, {} frames owned), heap window {} in use, device window {} in use",
+        v.allocations,
+        v.pages_mapped,
+        v.frames_owned,
+        Size(v.heap_window_bytes),
+        Size(v.device_window_bytes)
+    );
+}
+
 /// Brings up every tier that exists, printing what each did.
 pub fn init(boot: &BootInfo) -> Result<(), MmError> {
     let mut frames = BootFrames::new(&boot.map);
