@@ -19,6 +19,7 @@
 pub mod addr;
 pub mod arch;
 pub mod frame_alloc;
+pub mod heap;
 #[cfg(feature = "hosted")]
 pub mod hosted;
 pub mod layout;

@@ -1,0 +1,207 @@
+//! Allocation: `malloc`, aligned allocation, `calloc` and `realloc` on the
+//! TLSF core. Each is O(1) apart from copying on a moving `realloc`.
+//!
+//! Aligned requests ask the size classes for `size + align + 16` bytes, then
+//! cut the aligned block out of the middle of the fit and give the ends back:
+//!
+//! ```text
+//!   | gap (free, >= 32 B) | aligned block | tail (free) |
+//!                         ^ payload % align == 0
+//! ```
+//!
+//! so an alignment of 4 KiB or 1 MiB costs the same as 16 (no slow path).
+
+use super::block::{block_size, Block, Tag, GRANULE, HEADER, MIN_BLOCK, OVERHEAD, PREV_FREE};
+use super::error::{AllocError, ReallocError};
+use super::tlsf::Heap;
+use core::ptr::{self, NonNull};
+
+/// Every block's payload is aligned to this.
+pub const MIN_ALIGN: usize = GRANULE;
+
+impl Heap {
+    /// Allocates `size` bytes aligned to 16 (the spec's `malloc`).
+    ///
+    /// `malloc(0)` returns a unique minimal block (C allows a unique pointer
+    /// or NULL; a unique pointer keeps `malloc(0) == NULL` meaning "out of
+    /// memory"). Sizes past the largest block return `None`.
+    #[inline]
+    pub fn malloc(&mut self, size: usize) -> Option<NonNull<u8>> {
+        self.try_alloc(size, MIN_ALIGN).ok()
+    }
+
+    /// Allocates `size` bytes aligned to `align` (any power of two).
+    #[inline]
+    pub fn malloc_aligned(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        self.try_alloc(size, align).ok()
+    }
+
+    /// Allocates `count * size` zeroed bytes; `None` if the product overflows.
+    pub fn calloc(&mut self, count: usize, size: usize) -> Option<NonNull<u8>> {
+        let bytes = count.checked_mul(size)?;
+        let p = self.malloc(bytes)?;
+        // SAFETY: the block holds at least `bytes` bytes and is ours.
+        unsafe { ptr::write_bytes(p.as_ptr(), 0, bytes) };
+        Some(p)
+    }
+
+    /// Allocates `size` bytes aligned to `align`, saying why on failure.
+    #[inline]
+    pub fn try_alloc(&mut self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
+        if !align.is_power_of_two() {
+            return Err(AllocError::BadAlign { align });
+        }
+        let need = block_size(size).ok_or(AllocError::TooLarge { size })?;
+        if align <= MIN_ALIGN {
+            let (b, tag, class) = self
+                .find(need)
+                .ok_or(AllocError::OutOfMemory { size, align })?;
+            // SAFETY: `find` returns a listed free block of this heap.
+            unsafe {
+                self.remove_from(b, class);
+                Ok(self.take(b, tag.size(), need, 0))
+            }
+        } else {
+            self.alloc_aligned(size, need, align)
+        }
+    }
+
+    fn alloc_aligned(
+        &mut self,
+        size: usize,
+        need: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let search = need
+            .checked_add(align + GRANULE)
+            .ok_or(AllocError::TooLarge { size })?;
+        let (b, tag, class) = self
+            .find(search)
+            .ok_or(AllocError::OutOfMemory { size, align })?;
+        let bsize = tag.size();
+        let payload = b.payload() as usize;
+        let mut gap = payload.next_multiple_of(align) - payload;
+        if gap != 0 && gap < MIN_BLOCK {
+            gap += align;
+        }
+        // SAFETY: `b` is a listed free block; `gap + need <= bsize` by the
+        // search size, and the gap is a whole block of at least MIN_BLOCK.
+        unsafe {
+            self.remove_from(b, class);
+            if gap == 0 {
+                return Ok(self.take(b, bsize, need, 0));
+            }
+            let a = b.offset(gap);
+            b.set_tag(Tag::new(gap, super::block::FREE));
+            a.set_prev_size(gap);
+            self.insert(b, gap);
+            Ok(self.take(a, bsize - gap, need, PREV_FREE))
+        }
+    }
+
+    /// Makes the unlisted free block `b` (`size` bytes) a used block of
+    /// `need` bytes, giving back the rest.
+    ///
+    /// # Safety
+    /// `b` is an unlisted block of this heap, `need <= size`; `prev_flag` is
+    /// `PREV_FREE` if the block before `b` is free, else 0.
+    #[inline]
+    unsafe fn take(&mut self, b: Block, size: usize, need: usize, prev_flag: u32) -> NonNull<u8> {
+        // SAFETY: forwarded from the caller.
+        let kept = unsafe { self.split_free(b, size, need) };
+        // SAFETY: `b` is ours.
+        unsafe { b.set_tag(Tag::new(kept, prev_flag)) };
+        self.c.used_bytes += kept;
+        self.c.used_blocks += 1;
+        if self.c.used_bytes > self.c.peak_used {
+            self.c.peak_used = self.c.used_bytes;
+        }
+        // SAFETY: a block's payload is never null (blocks start past 0).
+        unsafe { NonNull::new_unchecked(b.payload()) }
+    }
+
+    /// Resizes the block at `ptr` to `new_size` bytes, keeping its contents
+    /// (up to the smaller size) and an alignment of `align`.
+    ///
+    /// In place when shrinking, when the next block is free and big enough,
+    /// or (through [`LockedHeap`](super::LockedHeap)) when the block is the last of its region and the
+    /// region grows next to it; otherwise allocate, copy, free. A null `ptr`
+    /// is `malloc`; a `new_size` of 0 shrinks the block to the minimal one
+    /// (it stays valid and must still be freed). On error the old block is
+    /// untouched.
+    ///
+    /// # Safety
+    /// `ptr` is null or a block of this heap allocated with `align` that
+    /// nobody uses any more except through the returned pointer.
+    pub unsafe fn realloc_aligned(
+        &mut self,
+        ptr: *mut u8,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
+        if ptr.is_null() {
+            return self.try_alloc(new_size, align).map_err(ReallocError::Alloc);
+        }
+        let (b, tag, ntag) = self.validate(ptr).map_err(ReallocError::Block)?;
+        let need = block_size(new_size)
+            .ok_or(ReallocError::Alloc(AllocError::TooLarge { size: new_size }))?;
+        let size = tag.size();
+        let prev_flag = tag.flags() & PREV_FREE;
+        if need <= size {
+            // SAFETY: `b` is a validated used block, not listed.
+            let kept = unsafe { self.trim(b, size, need) };
+            // SAFETY: as above.
+            unsafe { b.set_tag(Tag::new(kept, prev_flag)) };
+            self.c.used_bytes -= size - kept;
+            // SAFETY: `ptr` is non-null.
+            return Ok(unsafe { NonNull::new_unchecked(ptr) });
+        }
+        let next = b.offset(size);
+        if ntag.has(super::block::FREE) && size + ntag.size() >= need {
+            let total = size + ntag.size();
+            // SAFETY: the free neighbour is listed; `b + total` is its successor.
+            let kept = unsafe {
+                self.remove(next, ntag.size());
+                let kept = self.trim(b, total, need);
+                b.set_tag(Tag::new(kept, prev_flag));
+                kept
+            };
+            self.c.used_bytes += kept - size;
+            if self.c.used_bytes > self.c.peak_used {
+                self.c.peak_used = self.c.used_bytes;
+            }
+            // SAFETY: `ptr` is non-null.
+            return Ok(unsafe { NonNull::new_unchecked(ptr) });
+        }
+        let new = self
+            .try_alloc(new_size, align)
+            .map_err(ReallocError::Alloc)?;
+        let keep = (size - OVERHEAD).min(new_size);
+        // SAFETY: two distinct blocks of this heap, each at least `keep` bytes.
+        unsafe {
+            ptr::copy_nonoverlapping(ptr, new.as_ptr(), keep);
+            self.release(b, size);
+        }
+        Ok(new)
+    }
+
+    /// `realloc` with the default alignment (the C function).
+    ///
+    /// # Safety
+    /// As for [`Heap::realloc_aligned`].
+    pub unsafe fn realloc(
+        &mut self,
+        ptr: *mut u8,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
+        // SAFETY: forwarded.
+        unsafe { self.realloc_aligned(ptr, new_size, MIN_ALIGN) }
+    }
+
+    /// Bytes usable at `ptr` (at least what was asked for).
+    pub fn usable_size(&self, ptr: *mut u8) -> Result<usize, super::BlockError> {
+        self.validate(ptr).map(|(_, t, _)| t.size() - OVERHEAD)
+    }
+}
+
+const _: () = assert!(HEADER == MIN_ALIGN);

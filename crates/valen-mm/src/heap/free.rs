@@ -1,0 +1,229 @@
+//! `free` and the checks every block pointer passes first.
+//!
+//! Before the heap trusts a pointer it checks, reading only its own regions:
+//!
+//! ```text
+//!  1. in a region, 16-aligned          else ForeignPointer
+//!  2. its tag has HEAP_MAGIC           else BadMagic
+//!  3. not FREE, not END, sane size     else DoubleFree / BadSize
+//!  4. the next block's tag is intact   else Overflow (repaired when provable)
+//!  5. a free predecessor's tag matches else FreeNeighbourDamaged
+//! ```
+//!
+//! Only then does it merge and list anything, so a bad pointer never reaches
+//! the free lists.
+
+use super::block::{Block, Tag, END, FREE, MIN_BLOCK, PREV_FREE};
+use super::error::BlockError;
+use super::tlsf::Heap;
+use super::HEAP_MAGIC;
+use crate::addr::VirtAddr;
+
+/// The magic half of a tag plus the FREE and END bits.
+const MAGIC_FREE_END: u64 = (((FREE | END) as u64) << 32) | 0xFFFF_FFFF;
+/// The magic half of a tag plus the PREV_FREE bit.
+const MAGIC_PREV_FREE: u64 = ((PREV_FREE as u64) << 32) | 0xFFFF_FFFF;
+/// The magic number as the low half of a tag word.
+const MAGIC: u64 = HEAP_MAGIC as u64;
+
+fn va(p: usize) -> VirtAddr {
+    VirtAddr::new_truncate(p as u64)
+}
+
+impl Heap {
+    /// Returns the block at `ptr` to the heap (the spec's `free`).
+    /// `free(null)` does nothing.
+    ///
+    /// A refused pointer is reported and changes nothing, except that an
+    /// overflow into the next header is undone when the damaged tag can be
+    /// proven (its size still matches the block after it); the overflowed
+    /// block itself then stays allocated.
+    ///
+    /// # Safety
+    /// If `ptr` is a live block of this heap, nothing uses it any more.
+    #[inline]
+    pub unsafe fn free(&mut self, ptr: *mut u8) -> Result<(), BlockError> {
+        if ptr.is_null() {
+            return Ok(());
+        }
+        let (b, tag, ntag) = match self.validate(ptr) {
+            Ok(v) => v,
+            Err(BlockError::Overflow {
+                addr,
+                header,
+                found,
+                ..
+            }) => {
+                let b = Block::from_payload(ptr);
+                let next = b.offset((header.as_u64() as usize).wrapping_sub(b.addr()));
+                let repaired = self.repair(next, found);
+                return Err(BlockError::Overflow {
+                    addr,
+                    header,
+                    found,
+                    repaired,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        // SAFETY: validated: a used block with intact neighbours.
+        unsafe { self.release_with(b, tag, ntag) };
+        Ok(())
+    }
+
+    /// `free` with the size the block was allocated with (C23's
+    /// `free_sized`; Rust's `dealloc` knows it too). The size is only a hint:
+    /// it lets the heap fetch the next block's header while it reads this
+    /// one, instead of one after the other. A wrong size costs nothing but
+    /// that head start; every check still runs on the headers themselves.
+    ///
+    /// # Safety
+    /// As for [`Heap::free`].
+    #[inline]
+    pub unsafe fn free_sized(&mut self, ptr: *mut u8, size: usize) -> Result<(), BlockError> {
+        // The next header's tag lies within 16 bytes after `ptr + size`.
+        prefetch(ptr.wrapping_add(size).wrapping_add(8));
+        // SAFETY: forwarded.
+        unsafe { self.free(ptr) }
+    }
+
+    /// Checks that `ptr` is a used block of this heap (steps 1-5 above).
+    #[inline]
+    pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag, Tag), BlockError> {
+        let addr = ptr as usize;
+        let b = Block::from_payload(ptr);
+        let span = if addr % 16 == 0 && addr >= 16 {
+            self.span_of(b.addr())
+        } else {
+            None
+        };
+        let Some(span) = span else {
+            return Err(BlockError::ForeignPointer { addr: va(addr) });
+        };
+        // SAFETY: `b` lies inside `span`, a minimal block before its end.
+        let tag = unsafe { b.tag() };
+        let size = tag.size();
+        // At least a minimal block: `span_of` checked that much room.
+        let room = span.end - 16 - b.addr();
+        // One test for the common case, without short-circuit branches: the
+        // magic with FREE and END clear, and a size that fits the region.
+        let fine =
+            (tag.0 & MAGIC_FREE_END == MAGIC) & (size.wrapping_sub(MIN_BLOCK) <= room - MIN_BLOCK);
+        if !fine {
+            return Err(tag_error(addr, tag, room));
+        }
+        let next = b.offset(size);
+        // SAFETY: `next <= sentinel`, inside the span.
+        let ntag = unsafe { next.tag() };
+        // The magic, and PREV_FREE clear (this block is in use).
+        if ntag.0 & MAGIC_PREV_FREE != MAGIC {
+            return Err(next_error(addr, next, ntag));
+        }
+        if tag.has(PREV_FREE) {
+            // SAFETY: `b` is inside the span; its first word is readable.
+            let psize = unsafe { b.prev_size() };
+            let inside = psize % 16 == 0 && psize <= b.addr() - span.start;
+            // SAFETY: checked just before to lie inside the span, aligned.
+            let ptag = inside.then(|| unsafe { b.back(psize).tag() });
+            // A free block's predecessor is in use, so its tag is exactly this.
+            if ptag != Some(Tag::new(psize, FREE)) {
+                return Err(BlockError::FreeNeighbourDamaged {
+                    addr: va(addr),
+                    neighbour: va(b.addr().wrapping_sub(psize)),
+                    found: ptag.map_or(0, |t| t.0),
+                });
+            }
+        }
+        Ok((b, tag, ntag))
+    }
+
+    /// Restores the tag of `next` (found as `found`) after an overflow from
+    /// the used block before it, if its size is provably intact.
+    fn repair(&mut self, next: Block, found: u64) -> bool {
+        let t = Tag(found);
+        let Some(span) = self.span_of(next.addr()).or_else(|| {
+            // The sentinel itself lies past `span_of`'s reach.
+            self.spans[..self.span_count]
+                .iter()
+                .find(|o| next.addr() == o.end - 16)
+                .copied()
+        }) else {
+            return false;
+        };
+        let sentinel = span.end - 16;
+        let size = t.size();
+        let fixed = if next.addr() == sentinel {
+            (size == 0).then(|| Tag::new(0, END))
+        } else if size >= MIN_BLOCK && size <= sentinel - next.addr() && !t.has(END) {
+            let after = next.offset(size);
+            // SAFETY: `after <= sentinel`, inside the span.
+            let atag = unsafe { after.tag() };
+            // SAFETY: as above.
+            let psize_ok = !t.has(FREE) || unsafe { after.prev_size() } == size;
+            let ok = atag.magic_ok() && atag.has(PREV_FREE) == t.has(FREE) && psize_ok;
+            ok.then(|| Tag::new(size, t.flags() & FREE))
+        } else {
+            None
+        };
+        match fixed {
+            Some(tag) => {
+                // SAFETY: `next` is a block header of this heap.
+                unsafe { next.set_tag(tag) };
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Starts loading the cache line at `p` (any address: a prefetch never
+/// faults and changes nothing).
+#[inline(always)]
+pub(super) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` only hints the cache; it is valid for any address
+    // and every x86_64 CPU implements it (SSE is part of the architecture,
+    // even where the kernel compiles without SSE registers).
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Why the tag of the block at payload `addr` was refused.
+#[cold]
+fn tag_error(addr: usize, tag: Tag, room: usize) -> BlockError {
+    if !tag.magic_ok() {
+        BlockError::BadMagic {
+            addr: va(addr),
+            found: tag.magic(),
+        }
+    } else if tag.has(FREE) {
+        BlockError::DoubleFree { addr: va(addr) }
+    } else {
+        // END, or a size below a block or past the region (`room`).
+        let _ = room;
+        BlockError::BadSize {
+            addr: va(addr),
+            found: tag.size(),
+        }
+    }
+}
+
+/// Why the header after the block at payload `addr` was refused.
+#[cold]
+fn next_error(addr: usize, next: Block, ntag: Tag) -> BlockError {
+    if ntag.magic_ok() {
+        // The next block says this memory is free: `addr` is a stale header
+        // inside a free block (freed and merged before).
+        BlockError::DoubleFree { addr: va(addr) }
+    } else {
+        BlockError::Overflow {
+            addr: va(addr),
+            header: va(next.addr()),
+            found: ntag.0,
+            repaired: false,
+        }
+    }
+}

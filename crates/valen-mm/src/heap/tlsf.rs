@@ -1,0 +1,343 @@
+//! The TLSF core: segregated free lists indexed by a two-level bitmap, and
+//! the regions the heap manages. It takes `&mut self` and knows no locks.
+//!
+//! ```text
+//!   fl_bitmap   0 0 1 0 1 ...        one bit per first level: any list non-empty
+//!   sl_bitmap[fl]  0 1 0 0 ...       one bit per list of that level
+//!   heads[fl][sl] -> block <-> block <-> ...   doubly linked free blocks
+//! ```
+//!
+//! Finding a fit is two `trailing_zeros` on bitmaps; unlinking is O(1) through
+//! the links stored in the free block itself.
+
+use super::block::{Block, Tag, END, FREE, HEADER, MIN_BLOCK, PREV_FREE};
+use super::class::{class_of, search_class, Class, FL_SLOTS, MAX_BLOCK, SL_COUNT};
+use super::error::RegionError;
+use crate::addr::VirtAddr;
+use core::ptr;
+
+/// Regions one heap can manage (adjacent regions merge and take one slot).
+pub const MAX_REGIONS: usize = 64;
+/// Largest region: its one free block must fit the 32-bit size field.
+pub const MAX_REGION: usize = MAX_BLOCK + HEADER;
+/// How many blocks of the request's own list are tried when the good-fit
+/// search finds nothing (a bounded walk: malloc stays O(1)).
+const FALLBACK_TRIES: usize = 8;
+
+/// A managed region `[start, end)`; its last 16 bytes are the END sentinel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Span {
+    /// Pointer to `start` (keeps the memory's provenance for walks).
+    pub base: *mut u8,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Running counters behind [`HeapStats`](super::HeapStats).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Counters {
+    pub total: usize,
+    pub used_bytes: usize,
+    pub used_blocks: usize,
+    pub free_blocks: usize,
+    pub peak_used: usize,
+    pub regions_added: usize,
+    pub lists_dropped: usize,
+}
+
+/// The kernel heap's allocator core: TLSF over boundary-tagged blocks.
+///
+/// Use it directly through `&mut self` (one owner), or behind
+/// [`LockedHeap`](super::LockedHeap) for `GlobalAlloc` and growth.
+pub struct Heap {
+    pub(super) fl_bitmap: u32,
+    pub(super) sl_bitmap: [u32; FL_SLOTS],
+    pub(super) heads: [[*mut u8; SL_COUNT]; FL_SLOTS],
+    pub(super) spans: [Span; MAX_REGIONS],
+    pub(super) span_count: usize,
+    pub(super) c: Counters,
+}
+
+// SAFETY: the heap owns the memory of its regions exclusively; the raw
+// pointers are into that memory, so moving the heap to another thread moves
+// that ownership with it.
+unsafe impl Send for Heap {}
+
+impl Default for Heap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Heap {
+    /// An empty heap with no region: every allocation fails until
+    /// [`Heap::add_region`].
+    pub const fn new() -> Self {
+        Self {
+            fl_bitmap: 0,
+            sl_bitmap: [0; FL_SLOTS],
+            heads: [[ptr::null_mut(); SL_COUNT]; FL_SLOTS],
+            spans: [Span {
+                base: ptr::null_mut(),
+                start: 0,
+                end: 0,
+            }; MAX_REGIONS],
+            span_count: 0,
+            c: Counters {
+                total: 0,
+                used_bytes: 0,
+                used_blocks: 0,
+                free_blocks: 0,
+                peak_used: 0,
+                regions_added: 0,
+                lists_dropped: 0,
+            },
+        }
+    }
+
+    /// A heap over one region (the spec's `heap_init` over a fixed arena).
+    ///
+    /// # Safety
+    /// As for [`Heap::add_region`].
+    pub unsafe fn with_region(start: *mut u8, size: usize) -> Result<Self, RegionError> {
+        let mut heap = Self::new();
+        // SAFETY: forwarded to the caller.
+        unsafe { heap.add_region(start, size)? };
+        Ok(heap)
+    }
+
+    /// Gives the heap `[start, start + size)`. The bounds are shrunk to 16-byte
+    /// multiples. A region that starts where another ends (or ends where one
+    /// starts) merges with it, so a heap grown by adjacent chunks stays one
+    /// region and its blocks can coalesce across the old boundary.
+    ///
+    /// # Safety
+    /// The memory is valid for reads and writes, unused by anything else, and
+    /// stays so for as long as the heap (or any block from it) lives.
+    pub unsafe fn add_region(&mut self, start: *mut u8, size: usize) -> Result<(), RegionError> {
+        let raw = start as usize;
+        let v = VirtAddr::new_truncate(raw as u64);
+        let Some(raw_end) = raw.checked_add(size) else {
+            return Err(RegionError::Wraps { start: v, size });
+        };
+        let s = raw.next_multiple_of(16);
+        let e = raw_end & !15;
+        if e <= s || e - s < HEADER + MIN_BLOCK {
+            return Err(RegionError::TooSmall { start: v, size });
+        }
+        if e - s > MAX_REGION {
+            return Err(RegionError::TooLarge { start: v, size });
+        }
+        let spans = &self.spans[..self.span_count];
+        if let Some(o) = spans.iter().find(|o| s < o.end && o.start < e) {
+            return Err(RegionError::Overlaps {
+                start: v,
+                existing: VirtAddr::new_truncate(o.start as u64),
+            });
+        }
+        let len = e - s;
+        let after = spans
+            .iter()
+            .position(|o| o.end == s && o.end - o.start + len <= MAX_REGION);
+        let before = spans
+            .iter()
+            .position(|o| o.start == e && o.end - o.start + len <= MAX_REGION);
+        if after.is_none() && before.is_none() && self.span_count == MAX_REGIONS {
+            return Err(RegionError::TooManyRegions { max: MAX_REGIONS });
+        }
+        let base = start.wrapping_add(s - raw);
+        let block = match (after, before) {
+            (Some(i), _) => {
+                // The old END sentinel becomes the header of the new block.
+                let old_end = Block(base.wrapping_sub(HEADER));
+                // SAFETY: the sentinel is ours, inside span i.
+                let flags = unsafe { old_end.tag() }.flags() & PREV_FREE;
+                let b = old_end;
+                // SAFETY: `b` starts 16 bytes before the new memory, which the
+                // caller gave us; the new sentinel is its last 16 bytes.
+                unsafe {
+                    b.set_tag(Tag::new(len, flags));
+                    Block(base.wrapping_add(len - HEADER)).set_tag(Tag::new(0, END));
+                }
+                self.spans[i].end = e;
+                b
+            }
+            (None, Some(i)) => {
+                // A block that runs up to the old first block.
+                let b = Block(base);
+                // SAFETY: the new memory is ours by the caller's contract.
+                unsafe { b.set_tag(Tag::new(len, 0)) };
+                self.spans[i].start = s;
+                self.spans[i].base = base;
+                b
+            }
+            (None, None) => {
+                let b = Block(base);
+                // SAFETY: the new memory is ours by the caller's contract.
+                unsafe {
+                    b.set_tag(Tag::new(len - HEADER, 0));
+                    Block(base.wrapping_add(len - HEADER)).set_tag(Tag::new(0, END));
+                }
+                self.spans[self.span_count] = Span {
+                    base,
+                    start: s,
+                    end: e,
+                };
+                self.span_count += 1;
+                b
+            }
+        };
+        self.c.total += len;
+        self.c.regions_added += 1;
+        // SAFETY: `b` is a well-formed used block now; releasing it merges it.
+        let size = unsafe { block.tag() }.size();
+        self.c.used_bytes += size;
+        self.c.used_blocks += 1;
+        // SAFETY: as above.
+        unsafe { self.release(block, size) };
+        Ok(())
+    }
+
+    /// The region holding a block at `block` with at least a minimal block
+    /// before its end sentinel.
+    #[inline]
+    pub(super) fn span_of(&self, block: usize) -> Option<Span> {
+        let inside = |o: &Span| block >= o.start && block + MIN_BLOCK + HEADER <= o.end;
+        // Most heaps are one region (adjacent growth merges): test it first.
+        let first = self.spans[0];
+        if inside(&first) {
+            return Some(first);
+        }
+        self.spans[1..self.span_count.max(1)]
+            .iter()
+            .find(|o| inside(o))
+            .copied()
+    }
+
+    /// Pushes the free block `b` of `size` bytes on its list.
+    ///
+    /// # Safety
+    /// `b` is a free block of this heap, in no list yet.
+    #[inline]
+    pub(super) unsafe fn insert(&mut self, b: Block, size: usize) {
+        let Class { fl, sl } = class_of(size);
+        let head = self.heads[fl][sl];
+        // SAFETY: `b` and `head` (if any) are free blocks of this heap.
+        unsafe {
+            b.set_next(head);
+            b.set_prev(ptr::null_mut());
+            if !head.is_null() {
+                Block(head).set_prev(b.0);
+            }
+        }
+        self.heads[fl][sl] = b.0;
+        self.fl_bitmap |= 1 << fl;
+        self.sl_bitmap[fl] |= 1 << sl;
+        self.c.free_blocks += 1;
+        let _ = size;
+    }
+
+    /// Unlinks the free block `b` of `size` bytes from its list.
+    ///
+    /// # Safety
+    /// `b` is in the list of `class_of(size)`.
+    #[inline(always)]
+    pub(super) unsafe fn remove(&mut self, b: Block, size: usize) {
+        // SAFETY: forwarded.
+        unsafe { self.remove_from(b, class_of(size)) }
+    }
+
+    /// Unlinks the free block `b` from the list of `class`.
+    ///
+    /// # Safety
+    /// `b` is in the list of `class`.
+    #[inline(always)]
+    pub(super) unsafe fn remove_from(&mut self, b: Block, class: Class) {
+        let Class { fl, sl } = class;
+        // SAFETY: `b` is a listed free block; its neighbours too.
+        unsafe {
+            let (next, prev) = b.links();
+            if !next.is_null() {
+                Block(next).set_prev(prev);
+            }
+            if prev.is_null() {
+                self.heads[fl][sl] = next;
+                if next.is_null() {
+                    self.sl_bitmap[fl] &= !(1 << sl);
+                    if self.sl_bitmap[fl] == 0 {
+                        self.fl_bitmap &= !(1 << fl);
+                    }
+                }
+            } else {
+                Block(prev).set_next(next);
+            }
+        }
+        self.c.free_blocks -= 1;
+    }
+
+    /// A free block of at least `size` bytes (still listed, with its tag and
+    /// list), or `None`.
+    #[inline]
+    pub(super) fn find(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
+        loop {
+            let Class { fl, sl } = search_class(size)?;
+            let mut sl_map = self.sl_bitmap[fl] & (!0u32 << sl);
+            let mut f = fl;
+            if sl_map == 0 {
+                // Levels above `fl` (a 64-bit shift: `fl + 1` may be 32).
+                let fl_map = self.fl_bitmap & ((!0u64 << (fl + 1)) as u32);
+                if fl_map == 0 {
+                    return self.find_fallback(size);
+                }
+                f = fl_map.trailing_zeros() as usize & (FL_SLOTS - 1);
+                sl_map = self.sl_bitmap[f];
+            }
+            let s = sl_map.trailing_zeros() as usize & (SL_COUNT - 1);
+            let b = Block(self.heads[f][s]);
+            // SAFETY: a list head is a free block of this heap.
+            let tag = unsafe { b.tag() };
+            if tag.magic_ok() && tag.has(FREE) {
+                return Some((b, tag, Class { fl: f, sl: s }));
+            }
+            // A header overwritten while free: drop the whole list rather
+            // than follow links we cannot trust. Its blocks leak; nothing else
+            // is touched.
+            self.drop_list(f, s);
+        }
+    }
+
+    /// Walks a few blocks of the request's own list for one that fits.
+    #[cold]
+    fn find_fallback(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
+        let class = class_of(size);
+        let Class { fl, sl } = class;
+        let mut p = self.heads[fl][sl];
+        for _ in 0..FALLBACK_TRIES {
+            if p.is_null() {
+                return None;
+            }
+            let b = Block(p);
+            // SAFETY: listed blocks are free blocks of this heap.
+            let tag = unsafe { b.tag() };
+            if !tag.magic_ok() || !tag.has(FREE) {
+                self.drop_list(fl, sl);
+                return None;
+            }
+            if tag.size() >= size {
+                return Some((b, tag, class));
+            }
+            // SAFETY: as above.
+            p = unsafe { b.links() }.0;
+        }
+        None
+    }
+
+    fn drop_list(&mut self, fl: usize, sl: usize) {
+        self.heads[fl][sl] = ptr::null_mut();
+        self.sl_bitmap[fl] &= !(1 << sl);
+        if self.sl_bitmap[fl] == 0 {
+            self.fl_bitmap &= !(1 << fl);
+        }
+        self.c.lists_dropped += 1;
+    }
+}
