@@ -9,6 +9,7 @@
 //! The page-fault handler only ever `try_lock`s it.
 
 mod boot_frames;
+pub mod heap;
 mod kernel_space;
 
 pub use boot_frames::BootFrames;
@@ -34,8 +35,10 @@ pub struct Mm {
     pub space: Option<KernelSpace>,
     /// The frame source (after [`init`]).
     pub frames: Option<Frames>,
-    /// Free frames right after bring-up: what the tests must leave behind.
+    /// Free frames right after the kernel tables are up (before the heap).
     pub baseline_free: u64,
+    /// Page tables then.
+    pub baseline_tables: u64,
 }
 
 impl Mm {
@@ -59,6 +62,7 @@ pub static MM: SpinLock<Mm> = SpinLock::new(Mm {
     space: None,
     frames: None,
     baseline_free: 0,
+    baseline_tables: 0,
 });
 
 /// Free frames in the frame source.
@@ -71,12 +75,15 @@ pub fn free_frames(frames: &Frames) -> u64 {
 pub enum MmError {
     /// Building the kernel's tables failed.
     Paging(PagingError),
+    /// The VMM had no 16 KiB for the initial heap.
+    Heap,
 }
 
 impl fmt::Display for MmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Paging(e) => write!(f, "building the kernel's page tables: {e}"),
+            Self::Heap => write!(f, "no memory for the 16 KiB initial heap"),
         }
     }
 }
@@ -100,6 +107,9 @@ pub fn report(when: &str) {
     let free = free_frames(frames);
     let tables = space.check_invariants().map(|t| t.tables).unwrap_or(0);
     let v = vmm.stats();
+    drop(mm);
+    let h = heap::HEAP.stats();
+    let (chunks, pages) = heap::growth();
     kprintln!("memory {when}:");
     kprintln!("  frames: {} free", Size(free * 4096));
     kprintln!("  paging: {tables} page tables");
@@ -110,6 +120,15 @@ pub fn report(when: &str) {
         v.frames_owned,
         Size(v.heap_window_bytes),
         Size(v.device_window_bytes)
+    );
+    kprintln!(
+        "  heap: {} in {chunks} chunk(s) from the VMM ({} pages), {} used in {} blocks, peak {}, {} growth events",
+        Size(h.total_bytes as u64),
+        pages,
+        Size(h.used_bytes as u64),
+        h.used_blocks,
+        Size(h.peak_used_bytes as u64),
+        h.growth_events
     );
 }
 
@@ -139,9 +158,18 @@ pub fn init(boot: &BootInfo) -> Result<(), MmError> {
     let mut mm = MM.lock();
     mm.space = Some(space);
     mm.baseline_free = free_frames(&frames);
+    mm.baseline_tables = stats.tables;
     mm.frames = Some(frames);
     drop(mm);
     crate::cpu::fault::set_guard_check(is_guard_page);
     kprintln!("vmm: heap window and device window ready");
+    if !heap::init() {
+        return Err(MmError::Heap);
+    }
+    let h = heap::HEAP.stats();
+    kprintln!(
+        "heap: {} initial heap in the heap window, the kernel's global allocator",
+        Size(h.total_bytes as u64)
+    );
     Ok(())
 }

@@ -13,6 +13,7 @@
 mod boot;
 mod faults;
 mod fixture;
+mod heap;
 mod leaks;
 mod memmap;
 mod paging;
@@ -114,6 +115,7 @@ const SUITES: &[&[Test]] = &[
     paging::TESTS,
     vmm::TESTS,
     spec::TESTS,
+    heap::TESTS,
     leaks::TESTS,
 ];
 
