@@ -3,7 +3,7 @@
 
 use super::{Ctx, Done, Outcome, Test};
 use crate::cpu::fault::{describe, error, probe, Access};
-use crate::mm::nx;
+use crate::mm::{free_frames, nx};
 use crate::{check, fail, mm_parts};
 use valen_mm::arch::x86_64::X86Mmu;
 use valen_mm::arch::Mmu;
@@ -63,7 +63,7 @@ fn at(base: VirtAddr, offset: u64) -> VirtAddr {
 fn alloc_write_read_free(_: &Ctx<'_>) -> Outcome {
     mm_parts!(mm => vmm, space, frames);
     let before = vmm.stats();
-    let in_use = frames.in_use;
+    let free_before = free_frames(frames);
     let pages = 4;
     let m = match vmm.alloc(space, frames, pages, RW | nx()) {
         Ok(m) => m,
@@ -102,9 +102,9 @@ fn alloc_write_read_free(_: &Ctx<'_>) -> Outcome {
         vmm.stats()
     );
     check!(
-        frames.in_use == in_use,
-        "{} frames in use, {in_use} before",
-        frames.in_use
+        free_frames(frames) == free_before,
+        "{} frames free, {free_before} before",
+        free_frames(frames)
     );
     check!(
         probe(m, Access::Read).is_err(),
