@@ -1,8 +1,8 @@
 //! The boot log: the memory map as a table and as a bar drawn to scale.
 //!
 //! ```text
-//!  0 ┃=b=.KKK==========....==============rr┃ 128 MiB   (one cell = 2 MiB)
-//!     = usable  K kernel  b boot data  r reserved  a ACPI  . hole
+//!  0 |K=======B=================================================| 128 MiB   one cell = 2 MiB
+//!     = usable  K kernel  B PMM bitmap  b boot data  a ACPI  r reserved  . hole
 //! ```
 //! A cell covers a fixed slice of the physical address space and shows the
 //! strongest kind inside it, so a 1 MiB kernel still shows on a 16 GiB bar.
@@ -45,8 +45,6 @@ pub fn print(boot: &BootInfo) {
     kprintln!();
     kprintln!("Memory map for the allocators (kernel image and boot data reserved):");
     table(&boot.map);
-    kprintln!();
-    bar(&boot.map);
     kprintln!();
     address_space();
     kprintln!();
@@ -130,12 +128,28 @@ fn bar_top(map: &MemoryMap) -> u64 {
     map.highest_usable_end().as_u64()
 }
 
-/// Prints the map as a bar drawn to scale.
-pub fn bar(map: &MemoryMap) {
+/// Prints the map as bars drawn to scale: all RAM, and the first 64 MiB
+/// (where the kernel, the boot data and the PMM bitmap sit) when RAM is larger.
+/// `bitmap` is the PMM bitmap's physical range, once the PMM is up.
+pub fn bars(map: &MemoryMap, bitmap: Option<(u64, u64)>) {
     let top = bar_top(map);
     if top == 0 {
         return;
     }
+    kprintln!("Physical memory (a cell shows the strongest kind in it):");
+    bar(map, bitmap, top);
+    const ZOOM: u64 = 64 << 20;
+    if top > 2 * ZOOM {
+        bar(map, bitmap, ZOOM);
+    }
+    kprintln!("     = usable  K kernel  B PMM bitmap  b boot data  a ACPI  r reserved  . hole");
+    for r in map.regions().iter().filter(|r| r.start.as_u64() >= top) {
+        kprintln!("     above: {r}");
+    }
+}
+
+/// One bar over `[0, top)`.
+fn bar(map: &MemoryMap, bitmap: Option<(u64, u64)>, top: u64) {
     let cell = top.div_ceil(BAR_WIDTH).next_multiple_of(4096);
     let mut line = [b' '; BAR_WIDTH as usize];
     for (i, slot) in line.iter_mut().enumerate() {
@@ -147,21 +161,19 @@ pub fn bar(map: &MemoryMap) {
             .map(|r| Some(r.kind))
             .max_by_key(|k| weight(*k))
             .unwrap_or(None);
-        *slot = symbol(strongest) as u8;
+        let has_bitmap = bitmap.is_some_and(|(s, e)| s < hi && e > lo);
+        *slot = if has_bitmap && weight(strongest) < weight(Some(RegionKind::KernelImage)) {
+            b'B'
+        } else {
+            symbol(strongest) as u8
+        };
     }
     kprintln!(
-        "Physical memory, one cell = {} (a cell shows the strongest kind in it):",
+        "  0 |{}| {:<9} one cell = {}",
+        core::str::from_utf8(&line).unwrap_or(""),
+        Size(top),
         Size(cell)
     );
-    kprintln!(
-        "  0 |{}| {}",
-        core::str::from_utf8(&line).unwrap_or(""),
-        Size(top)
-    );
-    kprintln!("     = usable  K kernel  b boot data  a ACPI  r reserved  . hole");
-    for r in map.regions().iter().filter(|r| r.start.as_u64() >= top) {
-        kprintln!("     above: {r}");
-    }
 }
 
 /// A byte count shown in the largest unit that keeps it readable.

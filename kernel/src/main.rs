@@ -50,6 +50,8 @@ extern "C" fn kmain(protocol: u32, info_phys: u32) -> ! {
         kprintln!("valen: memory manager bring-up failed: {e}");
         exit_qemu(FAILURE);
     }
+    bootlog::bars(&boot.map, mm::bitmap_range());
+    kprintln!();
     crash::maybe_crash(&boot);
     mm::report("after bring-up");
     let summary = tests::run(&boot);

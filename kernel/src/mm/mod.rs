@@ -70,6 +70,11 @@ pub fn free_frames(frames: &Frames) -> u64 {
     frames.free_frames()
 }
 
+/// Where the PMM put its bitmap (the stand-in frame source has none).
+pub fn bitmap_range() -> Option<(u64, u64)> {
+    None
+}
+
 /// Why bring-up failed.
 #[derive(Debug)]
 pub enum MmError {
