@@ -25,6 +25,7 @@ pub mod hosted;
 pub mod layout;
 pub mod memmap;
 pub mod paging;
+pub mod pmm;
 pub mod sync;
 pub mod vmm;
 
@@ -33,3 +34,4 @@ pub use frame_alloc::FrameAllocator;
 pub use layout::KERNEL_VIRT_OFFSET;
 pub use memmap::{MemoryMap, Region, RegionKind};
 pub use paging::{AddressSpace, PageFlags, PageSize, PagingError};
+pub use pmm::{LockedPmm, Pmm, PmmError};
