@@ -1,31 +1,55 @@
 //! valen-mm's tiers brought up in the kernel, in the spec's order:
 //!
 //! ```text
-//!  frames (PMM)  ─► paging: the kernel's own tables, CR3 ─► VMM ─► (heap)
+//!  PMM (from the memory map)  ─► paging: the kernel's own tables, CR3 ─► VMM ─► (heap)
 //! ```
 //!
 //! Everything lives in one [`Mm`] behind one spinlock, [`MM`]: the VMM, the
 //! kernel's address space and the frame source are always used together.
 //! The page-fault handler only ever `try_lock`s it.
 
-mod boot_frames;
+pub mod api;
 pub mod heap;
 mod kernel_space;
 
-pub use boot_frames::BootFrames;
 pub use kernel_space::{nx, stack_guard, KernelSpace};
 
 use crate::boot::BootInfo;
 use crate::bootlog::Size;
 use crate::kprintln;
 use core::fmt;
+use valen_mm::arch::x86_64::OffsetMapper;
+use valen_mm::layout::DIRECT_MAP_BASE;
 use valen_mm::paging::PagingError;
+use valen_mm::pmm::{Pmm, PmmInitError};
 use valen_mm::sync::SpinLock;
 use valen_mm::vmm::Vmm;
 use valen_mm::VirtAddr;
+use valen_mm::{Frame, FrameAllocator, PhysAddr};
 
-/// The frame source the kernel uses.
-pub type Frames = BootFrames;
+/// The frame source the kernel uses: the PMM.
+pub type Frames = Pmm<'static>;
+
+/// The direct map, through which the PMM reaches its bitmap.
+// SAFETY: the boot tables map the first GiB at the direct-map base (where the
+// PMM places its bitmap, low in RAM), and the kernel's own tables map all RAM
+// there before anything else is reached through it.
+static DIRECT: OffsetMapper = unsafe { OffsetMapper::new(DIRECT_MAP_BASE) };
+
+/// The PMM as a frame source that only hands out frames below 1 GiB: what
+/// the boot tables reach while the kernel's tables are being built.
+struct BelowEarlyMap<'p>(&'p mut Pmm<'static>);
+
+impl FrameAllocator for BelowEarlyMap<'_> {
+    fn allocate_frame(&mut self) -> Option<Frame> {
+        self.0.alloc_page_below(PhysAddr::new_truncate(1 << 30))
+    }
+
+    unsafe fn deallocate_frame(&mut self, frame: Frame) {
+        // SAFETY: forwarded: the frame came from this PMM.
+        unsafe { self.0.deallocate_frame(frame) }
+    }
+}
 
 /// The memory manager's parts.
 pub struct Mm {
@@ -70,14 +94,19 @@ pub fn free_frames(frames: &Frames) -> u64 {
     frames.free_frames()
 }
 
-/// Where the PMM put its bitmap (the stand-in frame source has none).
+/// Where the PMM put its bitmap: `[start, end)` physical.
 pub fn bitmap_range() -> Option<(u64, u64)> {
-    None
+    let mut mm = MM.lock();
+    let (_, _, pmm) = mm.parts()?;
+    let p = pmm.placement();
+    p.phys.map(|s| (s.as_u64(), s.as_u64() + p.bytes))
 }
 
 /// Why bring-up failed.
 #[derive(Debug)]
 pub enum MmError {
+    /// The PMM could not be set up from the memory map.
+    Pmm(PmmInitError),
     /// Building the kernel's tables failed.
     Paging(PagingError),
     /// The VMM had no 16 KiB for the initial heap.
@@ -87,6 +116,7 @@ pub enum MmError {
 impl fmt::Display for MmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Pmm(e) => write!(f, "PMM: {e}"),
             Self::Paging(e) => write!(f, "building the kernel's page tables: {e}"),
             Self::Heap => write!(f, "no memory for the 16 KiB initial heap"),
         }
@@ -139,16 +169,26 @@ pub fn report(when: &str) {
 
 /// Brings up every tier that exists, printing what each did.
 pub fn init(boot: &BootInfo) -> Result<(), MmError> {
-    let mut frames = BootFrames::new(&boot.map);
+    // SAFETY: 1. nothing has allocated yet: the RAM the map calls usable is
+    // unused (the kernel image and boot data are reserved in it); 2. the PMM
+    // touches only its bitmap, which it places low (first fit from 16 MiB),
+    // inside the first GiB the boot tables map; the kernel's tables map the
+    // rest before anything else is reached through the direct map.
+    let mut frames = unsafe { Pmm::from_map(&boot.map, &DIRECT) }.map_err(MmError::Pmm)?;
+    let p = frames.placement();
     kprintln!(
-        "frames: {} free from 2 MiB up (stand-in frame source until the PMM tier lands)",
-        Size(frames.free_frames() * 4096)
+        "pmm: {} usable, {} free from 2 MiB up; bitmap {} at {:#x} for {} frames",
+        Size(frames.total_kb() * 1024),
+        Size(frames.free_kb() * 1024),
+        Size(p.bytes),
+        p.phys.map_or(0, PhysAddr::as_u64),
+        p.frames
     );
 
-    // SAFETY: the boot tables are active; the stand-in hands out frames from
-    // 2 MiB up in address order, and the kernel tables need far fewer than
-    // the RAM below 1 GiB that the boot tables map.
-    let space = unsafe { kernel_space::build(boot, &mut frames) }.map_err(MmError::Paging)?;
+    // SAFETY: the boot tables are active, and the frames for the new tables
+    // come from below 1 GiB, which they map at the direct-map base.
+    let space = unsafe { kernel_space::build(boot, &mut BelowEarlyMap(&mut frames)) }
+        .map_err(MmError::Paging)?;
     let stats = space.check_invariants().unwrap_or_default();
     // SAFETY: the new tables map the kernel image (code, data, this stack)
     // and all RAM through the direct map, which is all the kernel uses.

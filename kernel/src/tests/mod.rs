@@ -17,6 +17,7 @@ mod heap;
 mod leaks;
 mod memmap;
 mod paging;
+mod pmm;
 mod spec;
 mod vmm;
 
@@ -111,11 +112,13 @@ pub struct Summary {
 const SUITES: &[&[Test]] = &[
     boot::TESTS,
     memmap::TESTS,
+    pmm::TESTS,
     faults::TESTS,
     paging::TESTS,
     vmm::TESTS,
     spec::TESTS,
     heap::TESTS,
+    spec::PMM_TESTS,
     leaks::TESTS,
 ];
 
