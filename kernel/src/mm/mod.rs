@@ -139,14 +139,20 @@ pub fn report(when: &str) {
     let Some((vmm, space, frames)) = mm.parts() else {
         return;
     };
-    let free = free_frames(frames);
+    let (total, used, free) = (frames.total_kb(), frames.used_kb(), frames.free_kb());
     let tables = space.check_invariants().map(|t| t.tables).unwrap_or(0);
     let v = vmm.stats();
     drop(mm);
     let h = heap::HEAP.stats();
     let (chunks, pages) = heap::growth();
     kprintln!("memory {when}:");
-    kprintln!("  frames: {} free", Size(free * 4096));
+    kprintln!(
+        "  pmm: {} total, {} used, {} free ({}% used)",
+        Size(total * 1024),
+        Size(used * 1024),
+        Size(free * 1024),
+        (used * 100).checked_div(total).unwrap_or(0)
+    );
     kprintln!("  paging: {tables} page tables");
     kprintln!(
         "  vmm: {} allocations ({} pages mapped, {} frames owned), heap window {} in use, device window {} in use",

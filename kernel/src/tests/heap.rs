@@ -39,6 +39,10 @@ pub const TESTS: &[Test] = &[
         name: "heap::misuse_reported",
         run: misuse_reported,
     },
+    Test {
+        name: "heap::memory_not_executable",
+        run: memory_not_executable,
+    },
 ];
 
 fn heap_example(_: &Ctx<'_>) -> Outcome {
@@ -235,5 +239,31 @@ fn misuse_reported(_: &Ctx<'_>) -> Outcome {
     check!(r.is_ok(), "heap integrity after the refusals: {r:?}");
     let v: Vec<u32> = (0..1000).collect();
     check!(v.iter().sum::<u32>() == 499_500, "the heap no longer works");
+    Ok(Done::Pass)
+}
+
+/// Code cannot run from the heap: `ret` written into a `malloc` block
+/// faults on the instruction fetch, and the handler recovers.
+fn memory_not_executable(_: &Ctx<'_>) -> Outcome {
+    use crate::cpu::fault::{error, probe, Access};
+    use valen_mm::arch::x86_64::X86Mmu;
+    use valen_mm::arch::Mmu;
+    if !X86Mmu.has_nx() {
+        return Ok(Done::Skip("the CPU has no NX bit"));
+    }
+    let Some(p) = HEAP.malloc(16) else {
+        fail!("malloc(16) returned NULL");
+    };
+    // SAFETY: 16 bytes were just allocated.
+    unsafe { p.as_ptr().write_volatile(0xC3) };
+    let f = probe(VirtAddr::from_ptr(p.as_ptr()), Access::Execute);
+    // SAFETY: not used any more.
+    let r = unsafe { HEAP.free(p.as_ptr()) };
+    check!(
+        matches!(f, Err(e) if e.was_protection() && e.error & error::FETCH != 0),
+        "executing heap memory at {:p}: {f:?}",
+        p.as_ptr()
+    );
+    check!(r.is_ok(), "free: {r:?}");
     Ok(Done::Pass)
 }
