@@ -139,7 +139,7 @@ fn run(args: &[String]) -> Result<(), String> {
         kernel::iso(&elf, &iso, &qemu::cmdline(&o.mem))?;
         (BootPath::Grub, iso)
     } else {
-        (BootPath::Pvh, elf)
+        (BootPath::Pvh, elf.clone())
     };
     println!(
         "booting the test kernel: {} RAM, machine {}, CPU {}, {} (log from the serial port follows)\n",
@@ -154,6 +154,7 @@ fn run(args: &[String]) -> Result<(), String> {
         cpu: &o.cpu,
         path,
         image: &image,
+        symbols: &elf,
         gdb: o.gdb,
         timeout: o.timeout.unwrap_or(Duration::from_secs(300)),
         echo: true,

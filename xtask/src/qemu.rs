@@ -118,6 +118,8 @@ pub struct BootSpec<'a> {
     pub path: BootPath,
     /// The kernel ELF (PVH) or the ISO (GRUB).
     pub image: &'a Path,
+    /// The kernel ELF, for a debugger's symbols.
+    pub symbols: &'a Path,
     /// Wait for a debugger on :1234 (no timeout then).
     pub gdb: bool,
     /// Wall-clock limit.
@@ -212,10 +214,8 @@ pub fn boot(spec: &BootSpec<'_>) -> Result<BootReport, String> {
     }
     if spec.gdb {
         cmd.args(["-s", "-S"]);
-        println!(
-            "QEMU waits for a debugger: gdb {} -ex 'target remote :1234'",
-            spec.image.display()
-        );
+        println!("QEMU waits for a debugger on :1234, e.g.:");
+        println!("  gdb {} -ex 'target remote :1234'", spec.symbols.display());
     }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,8 +1,11 @@
 //! valen-mm's tiers brought up in the kernel, in the spec's order:
 //!
 //! ```text
-//!  PMM (from the memory map)  ─► paging: the kernel's own tables, CR3 ─► VMM ─► (heap)
+//!  PMM (from the memory map) ─► paging: the kernel's own tables, CR3
+//!    ─► VMM (heap and device windows) ─► heap (#[global_allocator], grows via vmm_alloc)
 //! ```
+//! [`api`] has the spec's C-named calls (`pmm_alloc_page`, `vmm_alloc`,
+//! `malloc`, ...) over it, for the spec's examples.
 //!
 //! Everything lives in one [`Mm`] behind one spinlock, [`MM`]: the VMM, the
 //! kernel's address space and the frame source are always used together.
