@@ -113,13 +113,17 @@ impl Fault {
 
 /// Touches `addr` as `access` says. `Ok(())` if the access went through,
 /// `Err(fault)` if it page-faulted (and was recovered).
-pub fn probe(addr: VirtAddr, access: Access) -> Result<(), Fault> {
+///
+/// # Safety
+/// Should the access not fault, it really happens: `addr` must then be a
+/// byte the caller may read (`Read`), overwrite with `v` (`Write(v)`), or
+/// code that returns at once (`Execute`, such as a `ret` the caller placed).
+pub unsafe fn probe(addr: VirtAddr, access: Access) -> Result<(), Fault> {
     let a = addr.as_u64();
     EXPECT_PAGE.store(a & !0xFFF | 1, Ordering::SeqCst);
     // SAFETY: the probes touch one byte at `addr` (or jump there); a fault
-    // there is recovered by the handler because the slot is armed. A probe
-    // that succeeds reads or writes one byte the test chose on purpose, or
-    // runs a `ret` the test placed there.
+    // there is recovered by the handler because the slot is armed; an access
+    // that does not fault is one the caller allowed (this function's contract).
     let faulted = unsafe {
         match access {
             Access::Read => probe_read_u8(a),

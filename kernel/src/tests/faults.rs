@@ -86,8 +86,12 @@ fn breakpoint_returns(_: &Ctx<'_>) -> Outcome {
 }
 
 /// The fault `probe` caught, or a failed test if there was none.
-fn expect_fault(a: VirtAddr, access: Access) -> Result<Fault, super::Failed> {
-    match probe(a, access) {
+///
+/// # Safety
+/// As for [`probe`].
+unsafe fn expect_fault(a: VirtAddr, access: Access) -> Result<Fault, super::Failed> {
+    // SAFETY: forwarded from the caller.
+    match unsafe { probe(a, access) } {
         Err(f) => Ok(f),
         Ok(()) => fail!("{access:?} at {a} did not fault"),
     }
@@ -95,7 +99,8 @@ fn expect_fault(a: VirtAddr, access: Access) -> Result<Fault, super::Failed> {
 
 fn unmapped_lower_half(_: &Ctx<'_>) -> Outcome {
     let a = VirtAddr::new_truncate(0x0000_7000_0000_0123);
-    let f = expect_fault(a, Access::Read)?;
+    // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+    let f = unsafe { expect_fault(a, Access::Read) }?;
     check!(f.addr == a.as_u64(), "CR2 {:#x}, expected {a}", f.addr);
     check!(
         !f.was_protection(),
@@ -111,7 +116,8 @@ fn unmapped_page(_: &Ctx<'_>) -> Outcome {
     let r = unmap(space, frames, 3);
     check!(r.is_ok(), "unmap: {r:?}");
     let a = addr(3);
-    let f = expect_fault(a, Access::Write(1))?;
+    // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+    let f = unsafe { expect_fault(a, Access::Write(1)) }?;
     check!(
         f.addr == a.as_u64() && !f.was_protection() && f.error & error::WRITE != 0,
         "write to unmapped {a}: {f:?}"
@@ -126,7 +132,8 @@ fn write_to_read_only_page(_: &Ctx<'_>) -> Outcome {
     check!(r.is_ok(), "map: {r:?}");
     let a = VirtAddr::new_truncate(addr(0).as_u64() + 8);
     check!(
-        probe(a, Access::Read).is_ok(),
+        // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+        unsafe { probe(a, Access::Read) }.is_ok(),
         "reading read-only {a} faulted"
     );
     check!(
@@ -134,7 +141,8 @@ fn write_to_read_only_page(_: &Ctx<'_>) -> Outcome {
         "read {:#x} through {a}, expected 0x5a",
         read_mapped(a)
     );
-    let f = expect_fault(a, Access::Write(0xA5))?;
+    // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+    let f = unsafe { expect_fault(a, Access::Write(0xA5)) }?;
     check!(
         f.was_protection() && f.error & error::WRITE != 0 && f.addr == a.as_u64(),
         "write to read-only {a}: {f:?}"
@@ -143,7 +151,8 @@ fn write_to_read_only_page(_: &Ctx<'_>) -> Outcome {
     let r = map(space, frames, 0, 0, RW);
     check!(r.is_ok(), "map: {r:?}");
     check!(
-        probe(a, Access::Write(0xA5)).is_ok(),
+        // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+        unsafe { probe(a, Access::Write(0xA5)) }.is_ok(),
         "write after making {a} writable faulted"
     );
     check!(peek(0, 8) == 0xA5, "the write did not reach the frame");
@@ -161,7 +170,8 @@ fn execute_no_execute_page(_: &Ctx<'_>) -> Outcome {
     let r = map(space, frames, 1, 1, RO | PageFlags::NO_EXECUTE);
     check!(r.is_ok(), "map: {r:?}");
     let a = addr(1);
-    let f = expect_fault(a, Access::Execute)?;
+    // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+    let f = unsafe { expect_fault(a, Access::Execute) }?;
     check!(
         f.was_protection() && f.error & error::FETCH != 0 && f.addr == a.as_u64(),
         "executing no-execute {a}: {f:?}"
@@ -169,7 +179,8 @@ fn execute_no_execute_page(_: &Ctx<'_>) -> Outcome {
     let r = map(space, frames, 1, 1, RO);
     check!(r.is_ok(), "map: {r:?}");
     check!(
-        probe(a, Access::Execute).is_ok(),
+        // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+        unsafe { probe(a, Access::Execute) }.is_ok(),
         "executing `ret` at executable {a} faulted"
     );
     let r = unmap(space, frames, 1);
@@ -198,7 +209,8 @@ fn remap_seen_at_once(_: &Ctx<'_>) -> Outcome {
     let r = unmap(space, frames, 2);
     check!(r.is_ok(), "unmap: {r:?}");
     check!(
-        probe(a, Access::Read).is_err(),
+        // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+        unsafe { probe(a, Access::Read) }.is_err(),
         "{a} still readable after unmap (stale TLB)"
     );
     Ok(Done::Pass)
@@ -213,13 +225,15 @@ fn protect_seen_at_once(_: &Ctx<'_>) -> Outcome {
     check!(r.is_ok(), "map: {r:?}");
     for round in 0..16u8 {
         check!(
-            probe(a, Access::Write(round)).is_ok(),
+            // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+            unsafe { probe(a, Access::Write(round)) }.is_ok(),
             "round {round}: writable {a} faulted"
         );
         let r = space.protect(a, PAGE_SIZE, RO, frames);
         check!(r.is_ok(), "protect: {r:?}");
         check!(
-            probe(a, Access::Write(0xEE)).is_err(),
+            // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+            unsafe { probe(a, Access::Write(0xEE)) }.is_err(),
             "round {round}: write after protect(read-only) went through (stale TLB)"
         );
         let r = space.protect(a, PAGE_SIZE, RW, frames);
@@ -252,7 +266,8 @@ fn unmap_range_seen_at_once(_: &Ctx<'_>) -> Outcome {
         for i in 0..n {
             let a = addr(first + i);
             check!(
-                probe(a, Access::Read).is_err(),
+                // SAFETY: an address left unmapped here, or a fixture slot (writes land in its frame).
+                unsafe { probe(a, Access::Read) }.is_err(),
                 "{a} readable after unmap_range of {n} pages"
             );
         }

@@ -256,7 +256,8 @@ fn memory_not_executable(_: &Ctx<'_>) -> Outcome {
     };
     // SAFETY: 16 bytes were just allocated.
     unsafe { p.as_ptr().write_volatile(0xC3) };
-    let f = probe(VirtAddr::from_ptr(p.as_ptr()), Access::Execute);
+    // SAFETY: jumps to a `ret` written into a heap block this test owns.
+    let f = unsafe { probe(VirtAddr::from_ptr(p.as_ptr()), Access::Execute) };
     // SAFETY: not used any more.
     let r = unsafe { HEAP.free(p.as_ptr()) };
     check!(

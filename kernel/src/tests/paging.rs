@@ -61,7 +61,8 @@ fn text_not_writable(_: &Ctx<'_>) -> Outcome {
     // SAFETY: reading one byte of our own code.
     let byte = unsafe { a.as_mut_ptr::<u8>().read_volatile() };
     // Writing the same byte back: harmless should the write go through.
-    let f = probe(a, Access::Write(byte));
+    // SAFETY: the kernel's own bytes, written back unchanged (or a `ret`), or RAM read via the direct map.
+    let f = unsafe { probe(a, Access::Write(byte)) };
     check!(
         matches!(f, Err(e) if e.was_protection() && e.error & error::WRITE != 0),
         "writing kernel text at {a}: {f:?}"
@@ -72,10 +73,12 @@ fn text_not_writable(_: &Ctx<'_>) -> Outcome {
 fn rodata_not_writable(_: &Ctx<'_>) -> Outcome {
     let a = VirtAddr::from_ptr(&RODATA_BYTE);
     check!(
-        probe(a, Access::Read).is_ok(),
+        // SAFETY: the kernel's own bytes, written back unchanged (or a `ret`), or RAM read via the direct map.
+        unsafe { probe(a, Access::Read) }.is_ok(),
         "reading rodata at {a} faulted"
     );
-    let f = probe(a, Access::Write(0x42));
+    // SAFETY: the kernel's own bytes, written back unchanged (or a `ret`), or RAM read via the direct map.
+    let f = unsafe { probe(a, Access::Write(0x42)) };
     check!(
         matches!(f, Err(e) if e.was_protection() && e.error & error::WRITE != 0),
         "writing rodata at {a}: {f:?}"
@@ -88,7 +91,8 @@ fn data_not_executable(_: &Ctx<'_>) -> Outcome {
         return Ok(Done::Skip("the CPU has no NX bit"));
     }
     let a = VirtAddr::from_ptr(DATA_RET.as_ptr());
-    let f = probe(a, Access::Execute);
+    // SAFETY: the kernel's own bytes, written back unchanged (or a `ret`), or RAM read via the direct map.
+    let f = unsafe { probe(a, Access::Execute) };
     check!(
         matches!(f, Err(e) if e.was_protection() && e.error & error::FETCH != 0),
         "executing kernel data at {a}: {f:?}"
@@ -108,7 +112,8 @@ fn direct_map_reaches_all_ram(ctx: &Ctx<'_>) -> Outcome {
             continue;
         }
         check!(
-            probe(v, Access::Read).is_ok(),
+            // SAFETY: the kernel's own bytes, written back unchanged (or a `ret`), or RAM read via the direct map.
+            unsafe { probe(v, Access::Read) }.is_ok(),
             "reading RAM {p:#x} through {v} faulted"
         );
         let t = space.translate(v);
@@ -128,7 +133,8 @@ fn direct_map_reaches_all_ram(ctx: &Ctx<'_>) -> Outcome {
 
 fn boot_identity_map_gone(ctx: &Ctx<'_>) -> Outcome {
     let a = VirtAddr::new_truncate(ctx.boot.image.phys_start());
-    let f = probe(a, Access::Read);
+    // SAFETY: the kernel's own bytes, written back unchanged (or a `ret`), or RAM read via the direct map.
+    let f = unsafe { probe(a, Access::Read) };
     check!(
         matches!(f, Err(e) if !e.was_protection()),
         "the boot identity map still maps {a}: {f:?}"

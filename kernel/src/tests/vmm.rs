@@ -107,7 +107,8 @@ fn alloc_write_read_free(_: &Ctx<'_>) -> Outcome {
         free_frames(frames)
     );
     check!(
-        probe(m, Access::Read).is_err(),
+        // SAFETY: memory this test allocated, or the guard page after it.
+        unsafe { probe(m, Access::Read) }.is_err(),
         "{m} still mapped after vmm_free"
     );
     Ok(Done::Pass)
@@ -154,11 +155,13 @@ fn guard_page_catches_overflow(_: &Ctx<'_>) -> Outcome {
     };
     let last = at(m, 2 * PAGE_SIZE - 1);
     check!(
-        probe(last, Access::Write(1)).is_ok(),
+        // SAFETY: memory this test allocated, or the guard page after it.
+        unsafe { probe(last, Access::Write(1)) }.is_ok(),
         "the last byte {last} faulted"
     );
     let over = at(m, 2 * PAGE_SIZE);
-    let f = probe(over, Access::Write(1));
+    // SAFETY: memory this test allocated, or the guard page after it.
+    let f = unsafe { probe(over, Access::Write(1)) };
     check!(
         matches!(f, Err(e) if !e.was_protection() && e.addr == over.as_u64()),
         "overflow into {over}: {f:?}"
@@ -191,7 +194,8 @@ fn heap_memory_not_executable(_: &Ctx<'_>) -> Outcome {
     };
     // SAFETY: the page was just mapped writable.
     unsafe { m.as_mut_ptr::<u8>().write_volatile(0xC3) };
-    let f = probe(m, Access::Execute);
+    // SAFETY: memory this test allocated, or the guard page after it.
+    let f = unsafe { probe(m, Access::Execute) };
     check!(
         matches!(f, Err(e) if e.was_protection() && e.error & error::FETCH != 0),
         "executing vmm_alloc memory at {m}: {f:?}"
