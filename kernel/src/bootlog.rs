@@ -181,43 +181,48 @@ pub struct Size(pub u64);
 
 impl core::fmt::Display for Size {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        let b = self.0;
-        let s = if b >= 1 << 40 && b.is_multiple_of(1 << 40) {
-            (b >> 40, "TiB")
-        } else if b >= 1 << 30 && b.is_multiple_of(1 << 30) {
-            (b >> 30, "GiB")
-        } else if b >= 1 << 20 && b.is_multiple_of(1 << 20) {
-            (b >> 20, "MiB")
-        } else if b >= 1 << 10 && b.is_multiple_of(1 << 10) {
-            (b >> 10, "KiB")
-        } else {
-            (b, "B")
-        };
-        if let Some(w) = f.width() {
-            let mut buf = [0u8; 24];
-            let n = fmt_into(&mut buf, s.0, s.1);
-            write!(f, "{:>w$}", core::str::from_utf8(&buf[..n]).unwrap_or(""))
-        } else {
-            write!(f, "{} {}", s.0, s.1)
+        let mut buf = [0u8; 24];
+        let n = self.write_into(&mut buf);
+        let text = core::str::from_utf8(&buf[..n]).unwrap_or("");
+        match f.width() {
+            Some(w) => write!(f, "{text:>w$}"),
+            None => f.write_str(text),
         }
     }
 }
 
-fn fmt_into(buf: &mut [u8; 24], v: u64, unit: &str) -> usize {
-    use core::fmt::Write;
-    struct W<'a>(&'a mut [u8; 24], usize);
-    impl Write for W<'_> {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let end = self.1 + s.len();
-            self.0
-                .get_mut(self.1..end)
-                .ok_or(core::fmt::Error)?
-                .copy_from_slice(s.as_bytes());
-            self.1 = end;
-            Ok(())
+impl Size {
+    /// Writes "12 MiB" (exact) or "2046.9 MiB" (one decimal) into `buf`.
+    fn write_into(&self, buf: &mut [u8; 24]) -> usize {
+        use core::fmt::Write;
+        struct W<'a>(&'a mut [u8; 24], usize);
+        impl Write for W<'_> {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                let end = self.1 + s.len();
+                self.0
+                    .get_mut(self.1..end)
+                    .ok_or(core::fmt::Error)?
+                    .copy_from_slice(s.as_bytes());
+                self.1 = end;
+                Ok(())
+            }
         }
+        let b = self.0;
+        let (shift, unit) = match b {
+            _ if b >= 1 << 40 => (40, "TiB"),
+            _ if b >= 1 << 30 => (30, "GiB"),
+            _ if b >= 1 << 20 => (20, "MiB"),
+            _ if b >= 1 << 10 => (10, "KiB"),
+            _ => (0, "B"),
+        };
+        let mut w = W(buf, 0);
+        let whole = b >> shift;
+        let tenths = ((b - (whole << shift)) * 10) >> shift;
+        let _ = if b.is_multiple_of(1 << shift) {
+            write!(w, "{whole} {unit}")
+        } else {
+            write!(w, "{whole}.{tenths} {unit}")
+        };
+        w.1
     }
-    let mut w = W(buf, 0);
-    let _ = write!(w, "{v} {unit}");
-    w.1
 }
