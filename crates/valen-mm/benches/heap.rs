@@ -34,6 +34,7 @@ trait Bench {
     /// Frees a live block of layout `l`.
     fn free(&mut self, p: *mut u8, l: Layout);
     /// Resizes a live block; null on failure (the old block stays).
+    #[inline(never)]
     fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         let q = self.alloc(Layout::from_size_align(new, l.align()).unwrap());
         if !q.is_null() {
@@ -87,17 +88,17 @@ impl Bench for OursLocked {
         let none = unsafe { ArenaGrowth::new(ptr::null_mut(), 0) };
         Self(LockedHeap::from_heap(heap, none))
     }
-    #[inline]
+    #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         // SAFETY: a non-zero layout.
         unsafe { self.0.alloc(l) }
     }
-    #[inline]
+    #[inline(never)]
     fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: a live block of this heap.
         unsafe { self.0.dealloc(p, l) }
     }
-    #[inline]
+    #[inline(never)]
     fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         // SAFETY: a live block of this heap.
         unsafe { GlobalAlloc::realloc(&self.0, p, l, new) }
@@ -113,17 +114,17 @@ impl Bench for Talc {
         unsafe { t.claim(base, size) }.unwrap();
         Self(t)
     }
-    #[inline]
+    #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         // SAFETY: a non-zero layout.
         unsafe { self.0.allocate(l) }.map_or(ptr::null_mut(), NonNull::as_ptr)
     }
-    #[inline]
+    #[inline(never)]
     fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: a live block with layout `l`.
         unsafe { self.0.deallocate(p, l) }
     }
-    #[inline]
+    #[inline(never)]
     fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         // SAFETY: a live block with layout `l`.
         if unsafe { self.0.try_realloc_in_place(p, l, new) } {
@@ -149,16 +150,16 @@ impl Bench for Rlsf {
         unsafe { t.insert_free_block_ptr(block) }.unwrap();
         Self(t)
     }
-    #[inline]
+    #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         self.0.allocate(l).map_or(ptr::null_mut(), NonNull::as_ptr)
     }
-    #[inline]
+    #[inline(never)]
     fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: a live block allocated with `l.align()`.
         unsafe { self.0.deallocate(NonNull::new_unchecked(p), l.align()) }
     }
-    #[inline]
+    #[inline(never)]
     fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         let nl = Layout::from_size_align(new, l.align()).unwrap();
         // SAFETY: a live block allocated with `l.align()`.
@@ -176,11 +177,11 @@ impl Bench for Buddy {
         unsafe { h.init(base as usize, size) };
         Self(h)
     }
-    #[inline]
+    #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         self.0.alloc(l).map_or(ptr::null_mut(), NonNull::as_ptr)
     }
-    #[inline]
+    #[inline(never)]
     fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: a live block with layout `l`.
         unsafe { self.0.dealloc(NonNull::new_unchecked(p), l) }
@@ -194,13 +195,13 @@ impl Bench for LinkedList {
         // SAFETY: the arena is exclusively this allocator's.
         Self(unsafe { linked_list_allocator::Heap::new(base, size) })
     }
-    #[inline]
+    #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         self.0
             .allocate_first_fit(l)
             .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
-    #[inline]
+    #[inline(never)]
     fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: a live block with layout `l`.
         unsafe { self.0.deallocate(NonNull::new_unchecked(p), l) }
@@ -214,17 +215,17 @@ impl Bench for System {
     fn new(_: *mut u8, _: usize) -> Self {
         Self
     }
-    #[inline]
+    #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         // SAFETY: a non-zero layout.
         unsafe { std::alloc::System.alloc(l) }
     }
-    #[inline]
+    #[inline(never)]
     fn free(&mut self, p: *mut u8, l: Layout) {
         // SAFETY: a live block with layout `l`.
         unsafe { std::alloc::System.dealloc(p, l) }
     }
-    #[inline]
+    #[inline(never)]
     fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         // SAFETY: a live block with layout `l`.
         unsafe { std::alloc::System.realloc(p, l, new) }
@@ -445,6 +446,21 @@ fn wanted(name: &str) -> bool {
     std::env::var("HEAP_BENCH_ONLY").map_or(true, |v| v.split(',').any(|n| n == name))
 }
 
+/// Whether to run the workloads of `group` (`H1`, `H2`, `H4`, `mem`; env
+/// `HEAP_BENCH_ROWS=H1,H4` limits the run, for example under an instruction
+/// counter).
+fn row_wanted(group: &str) -> bool {
+    std::env::var("HEAP_BENCH_ROWS").map_or(true, |v| v.split(',').any(|n| n == group))
+}
+
+/// Rounds per time row (env `HEAP_BENCH_ROUNDS`, default 9).
+fn rounds() -> usize {
+    std::env::var("HEAP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(9)
+}
+
 /// Every implementation's measurement, as closures (each one sample).
 macro_rules! each {
     ($f:ident ( $($a:expr),* )) => {
@@ -497,9 +513,12 @@ fn main() {
     // SAFETY: touch every page so no run pays page faults.
     unsafe { arena.write_bytes(1, ARENA) };
 
-    let reps = 9;
+    let reps = rounds();
     let mut rows = Vec::new();
     for (n, steps) in [(1_000, 200_000), (10_000, 200_000)] {
+        if !row_wanted("H1") {
+            continue;
+        }
         let t = churn_trace(0x4831 + n as u64, n, steps, |r| {
             let align = if r.chance(0.5) { 8 } else { 16 };
             Layout::from_size_align(r.range(8, 512) as usize, align).unwrap()
@@ -510,6 +529,9 @@ fn main() {
         });
     }
     for (n, steps) in [(1_000, 100_000), (10_000, 50_000)] {
+        if !row_wanted("H2") {
+            continue;
+        }
         let mut k = 0u32;
         let t = churn_trace(0x4832 + n as u64, n, steps, |r| {
             k += 1;
@@ -532,12 +554,19 @@ fn main() {
             v
         })
         .collect();
-    rows.push(Row {
-        name: "H4 realloc doubling (ns/realloc)".into(),
-        values: interleaved(each!(time_h4(arena, &order, 1)), reps),
-    });
+    if row_wanted("H4") {
+        rows.push(Row {
+            name: "H4 realloc doubling (ns/realloc)".into(),
+            values: interleaved(each!(time_h4(arena, &order, 1)), reps),
+        });
+    }
     print_table("Kernel heap: time (lower is better)", "ns", &rows);
 
+    if !row_wanted("mem") {
+        // SAFETY: allocated above with `layout`; nothing uses it any more.
+        unsafe { std::alloc::dealloc(arena, layout) };
+        return;
+    }
     let eff = vec![
         Row {
             name: "H3 live payload at first failure (% of 16 MiB)".into(),

@@ -158,6 +158,11 @@ fn alloc_prefers_one_contiguous_run() {
     assert_eq!(frames.run_frames_out, 16);
     vmm.free(&mut space, &mut frames, v).unwrap();
     assert_eq!(frames.run_frames_out, 0);
+    assert_eq!(
+        vmm.stats().contiguous_allocations,
+        0,
+        "counts live allocations"
+    );
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //!
 //! so an alignment of 4 KiB or 1 MiB costs the same as 16 (no slow path).
 
-use super::block::{block_size, Block, Tag, GRANULE, HEADER, MIN_BLOCK, OVERHEAD, PREV_FREE};
+use super::block::{block_size, Block, Tag, FREE, GRANULE, HEADER, MIN_BLOCK, OVERHEAD, PREV_FREE};
+use super::class::{class_of, Class};
 use super::error::{AllocError, ReallocError};
 use super::tlsf::Heap;
 use core::ptr::{self, NonNull};
@@ -56,11 +57,9 @@ impl Heap {
             let (b, tag, class) = self
                 .find(need)
                 .ok_or(AllocError::OutOfMemory { size, align })?;
-            // SAFETY: `find` returns a listed free block of this heap.
-            unsafe {
-                self.remove_from(b, class);
-                Ok(self.take(b, tag.size(), need, 0))
-            }
+            // SAFETY: `find` returns a free block of this heap heading the
+            // list of `class`, at least `need` bytes.
+            Ok(unsafe { self.take_listed(b, tag.size(), class, need) })
         } else {
             self.alloc_aligned(size, need, align)
         }
@@ -99,6 +98,66 @@ impl Heap {
         }
     }
 
+    /// Makes the free block `b` (`size` bytes, the head of the list of
+    /// `class`) a used block of `need` bytes; the rest, if a block, is listed
+    /// free. When the rest belongs in the same list (cutting from a large
+    /// block), it takes `b`'s place there: no bitmap or counter changes.
+    ///
+    /// # Safety
+    /// `b` is a free block of this heap heading the list of `class`,
+    /// `need <= size`.
+    #[inline(always)]
+    unsafe fn take_listed(
+        &mut self,
+        b: Block,
+        size: usize,
+        class: Class,
+        need: usize,
+    ) -> NonNull<u8> {
+        let rsize = size - need;
+        let after = b.offset(size);
+        let kept = if rsize >= MIN_BLOCK {
+            let rest = b.offset(need);
+            // SAFETY: `rest` lies inside `b` past its links (`need >= 32`);
+            // `after` is `b`'s successor and keeps PREV_FREE.
+            unsafe {
+                rest.set_tag(Tag::new(rsize, FREE));
+                after.set_prev_size(rsize);
+                let rclass = class_of(rsize);
+                if rclass == class {
+                    self.replace_head(b, rest, class);
+                } else {
+                    self.pop_head(b, class);
+                    self.insert_in(rest, rclass);
+                }
+            }
+            need
+        } else {
+            // SAFETY: `b` heads the list of `class`; `after` is its successor,
+            // which now follows a used block.
+            unsafe {
+                self.pop_head(b, class);
+                after.clear_prev_free();
+            }
+            size
+        };
+        // SAFETY: `b` is ours; a free block's predecessor is in use.
+        unsafe { b.set_tag(Tag::new(kept, 0)) };
+        self.count_alloc(kept);
+        // SAFETY: a block's payload is never null (blocks start past 0).
+        unsafe { NonNull::new_unchecked(b.payload()) }
+    }
+
+    /// Counts a new used block of `kept` bytes.
+    #[inline(always)]
+    fn count_alloc(&mut self, kept: usize) {
+        self.c.used_bytes += kept;
+        self.c.used_blocks += 1;
+        if self.c.used_bytes > self.c.peak_used {
+            self.c.peak_used = self.c.used_bytes;
+        }
+    }
+
     /// Makes the unlisted free block `b` (`size` bytes) a used block of
     /// `need` bytes, giving back the rest.
     ///
@@ -111,11 +170,7 @@ impl Heap {
         let kept = unsafe { self.split_free(b, size, need) };
         // SAFETY: `b` is ours.
         unsafe { b.set_tag(Tag::new(kept, prev_flag)) };
-        self.c.used_bytes += kept;
-        self.c.used_blocks += 1;
-        if self.c.used_bytes > self.c.peak_used {
-            self.c.peak_used = self.c.used_bytes;
-        }
+        self.count_alloc(kept);
         // SAFETY: a block's payload is never null (blocks start past 0).
         unsafe { NonNull::new_unchecked(b.payload()) }
     }

@@ -160,6 +160,18 @@ impl Block {
         // SAFETY: as for `tag`.
         unsafe { self.set_tag(Tag::new(t.size(), flags)) }
     }
+    /// Clears `PREV_FREE` with one masked write (the used-block fast path).
+    ///
+    /// # Safety
+    /// As for [`Block::set_tag`].
+    #[inline]
+    pub unsafe fn clear_prev_free(self) {
+        // SAFETY: as for `tag`.
+        unsafe {
+            let t = self.tag();
+            self.set_tag(Tag(t.0 & !((PREV_FREE as u64) << 32)));
+        }
+    }
     /// The free-list links `(next, prev)` of a free block.
     ///
     /// # Safety

@@ -45,13 +45,26 @@ const fn log2(size: usize) -> u32 {
     usize::BITS - 1 - (size | 1).leading_zeros()
 }
 
-/// Bits below the second-level index for a size with `log2 == f`: 4 in the
-/// linear range, `f - 4` above it.
+/// The power of two of a size, clamped up to the linear range's (8), and the
+/// bits below its second-level index (`g - 4`).
 #[inline(always)]
-const fn shift(f: u32) -> u32 {
+const fn level(size: usize) -> (u32, u32) {
     let small = SMALL_LIMIT.trailing_zeros();
-    let f = if f > small { f } else { small };
-    f - SL_BITS
+    let f = log2(size);
+    let g = if f > small { f } else { small };
+    (g, g - SL_BITS)
+}
+
+/// Lists are numbered in size order, `fl * 16 + sl`, so "the next list" is
+/// the next number. For `2^g <= size < 2^(g+1)` (`g >= 8`) the list is
+/// `(size >> (g - 4)) + 16 * (g - 8)`: the shifted size is 16..32, its low
+/// four bits the second level. Below 256 it is `size >> 4`.
+#[inline(always)]
+const fn split(index: usize) -> Class {
+    Class {
+        fl: (index >> SL_BITS) & (FL_SLOTS - 1),
+        sl: index & (SL_COUNT - 1),
+    }
 }
 
 /// The list a free block of `size` bytes belongs in (`size <= MAX_BLOCK`).
@@ -59,24 +72,28 @@ const fn shift(f: u32) -> u32 {
 /// Branch-free: random request sizes must not cost a mispredicted branch.
 #[inline(always)]
 pub const fn class_of(size: usize) -> Class {
-    let f = log2(size);
-    Class {
-        fl: f.saturating_sub(SL_BITS + 3) as usize & (FL_SLOTS - 1),
-        sl: (size >> shift(f)) & (SL_COUNT - 1),
-    }
+    let (g, shift) = level(size);
+    split((size >> shift) + (((g - SMALL_LIMIT.trailing_zeros()) as usize) << SL_BITS))
 }
 
 /// The first list whose every block holds `size` bytes, or `None` past
 /// [`MAX_BLOCK`].
+///
+/// One `log2`: the size is rounded up to the next list boundary in the same
+/// shift (a size on a boundary stays in its own list; a carry moves to the
+/// next power of two, which is the next list number too).
 #[inline(always)]
 pub const fn search_class(size: usize) -> Option<Class> {
-    // Sizes are multiples of 16, so in the linear range the rounding adds
-    // nothing; above it, it moves to the next list unless on a boundary.
-    let rounded = size + (1 << shift(log2(size))) - 1;
-    if rounded > MAX_BLOCK {
+    if size > MAX_BLOCK {
         return None;
     }
-    Some(class_of(rounded))
+    let (g, shift) = level(size);
+    let up = (size + (1 << shift) - 1) >> shift;
+    let index = up + (((g - SMALL_LIMIT.trailing_zeros()) as usize) << SL_BITS);
+    if index >= FL_COUNT * SL_COUNT {
+        return None;
+    }
+    Some(split(index))
 }
 
 /// The smallest block size that belongs to `class`.
@@ -109,6 +126,43 @@ mod tests {
         assert_eq!(class_of(512), Class { fl: 2, sl: 0 });
         assert_eq!(class_of(MAX_BLOCK).fl, FL_COUNT - 1);
         assert_eq!(search_class(MAX_BLOCK), None);
+    }
+
+    /// The old two-step formulas (round up with a second `log2`, then map),
+    /// as a model of the one-step ones.
+    fn model_class(size: usize) -> Class {
+        let f = log2(size);
+        let shift = if f > 8 { f - 4 } else { 4 };
+        Class {
+            fl: f.saturating_sub(7) as usize,
+            sl: (size >> shift) & 15,
+        }
+    }
+
+    fn model_search(size: usize) -> Option<Class> {
+        let f = log2(size);
+        let rounded = size + (1 << (if f > 8 { f - 4 } else { 4 })) - 1;
+        (rounded <= MAX_BLOCK).then(|| model_class(rounded))
+    }
+
+    #[test]
+    fn one_step_matches_the_model() {
+        let mut sizes: Vec<usize> = (0..1 << 14).map(|k| k * 16).collect();
+        for f in 14..32 {
+            for d in [0usize, 16, 32] {
+                sizes.push((1 << f) - d);
+                sizes.push((1 << f) + d);
+                sizes.push((1 << f) + (1 << (f - 4)) - d);
+                sizes.push((1 << f) + (1 << (f - 4)) + d);
+            }
+        }
+        sizes.push(MAX_BLOCK);
+        for s in sizes.into_iter().filter(|&s| s <= MAX_BLOCK) {
+            assert_eq!(class_of(s), model_class(s), "class_of({s})");
+            assert_eq!(search_class(s), model_search(s), "search_class({s})");
+        }
+        assert_eq!(search_class(MAX_BLOCK + 16), None);
+        assert_eq!(search_class(usize::MAX / 2), None);
     }
 
     #[test]

@@ -48,27 +48,36 @@ impl Heap {
         }
         let (b, tag, ntag) = match self.validate(ptr) {
             Ok(v) => v,
-            Err(BlockError::Overflow {
-                addr,
-                header,
-                found,
-                ..
-            }) => {
-                let b = Block::from_payload(ptr);
-                let next = b.offset((header.as_u64() as usize).wrapping_sub(b.addr()));
-                let repaired = self.repair(next, found);
-                return Err(BlockError::Overflow {
-                    addr,
-                    header,
-                    found,
-                    repaired,
-                });
-            }
-            Err(e) => return Err(e),
+            Err(e) => return Err(self.refuse(ptr, e)),
         };
         // SAFETY: validated: a used block with intact neighbours.
         unsafe { self.release_with(b, tag, ntag) };
         Ok(())
+    }
+
+    /// The refusal of `free(ptr)` for `e`: an overflow into the next header
+    /// is repaired when provable. Out of line, so the fast path stays small.
+    #[cold]
+    #[inline(never)]
+    fn refuse(&mut self, ptr: *mut u8, e: BlockError) -> BlockError {
+        let BlockError::Overflow {
+            addr,
+            header,
+            found,
+            ..
+        } = e
+        else {
+            return e;
+        };
+        let b = Block::from_payload(ptr);
+        let next = b.offset((header.as_u64() as usize).wrapping_sub(b.addr()));
+        let repaired = self.repair(next, found);
+        BlockError::Overflow {
+            addr,
+            header,
+            found,
+            repaired,
+        }
     }
 
     /// `free` with the size the block was allocated with (C23's
@@ -92,12 +101,8 @@ impl Heap {
     pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag, Tag), BlockError> {
         let addr = ptr as usize;
         let b = Block::from_payload(ptr);
-        let span = if addr % 16 == 0 && addr >= 16 {
-            self.span_of(b.addr())
-        } else {
-            None
-        };
-        let Some(span) = span else {
+        // One range check: 16-aligned, inside a region (see `span_of`).
+        let Some(span) = self.span_of(b.addr()) else {
             return Err(BlockError::ForeignPointer { addr: va(addr) });
         };
         // SAFETY: `b` lies inside `span`, a minimal block before its end.

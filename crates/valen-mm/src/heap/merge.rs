@@ -90,7 +90,7 @@ impl Heap {
             need
         } else {
             // SAFETY: `after` is `b`'s successor and `b` is now used.
-            unsafe { after.set_prev_free(false) };
+            unsafe { after.clear_prev_free() };
             size
         }
     }

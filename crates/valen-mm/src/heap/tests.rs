@@ -104,3 +104,70 @@ fn free_null_is_a_no_op() {
         assert_eq!(h.stats(), before);
     });
 }
+
+#[test]
+fn split_remainder_takes_the_blocks_place_in_its_list() {
+    with_heap(|h| {
+        // One free block of 64 KiB - 16 (list fl 8, sl 15); cutting 32 bytes
+        // leaves a remainder in the same list: the bitmaps stay as they were.
+        let maps = (h.fl_bitmap, h.sl_bitmap);
+        let free_blocks = h.stats().free_blocks;
+        let a = h.malloc(24).unwrap();
+        assert_eq!((h.fl_bitmap, h.sl_bitmap), maps);
+        assert_eq!(h.stats().free_blocks, free_blocks);
+        let w = h.check().unwrap();
+        assert_eq!((w.used_blocks, w.free_blocks), (1, 1));
+        // A cut that moves the remainder to a smaller list changes them.
+        let b = h.malloc(60_000).unwrap();
+        assert_ne!((h.fl_bitmap, h.sl_bitmap), maps);
+        assert_eq!(h.check().unwrap().free_blocks, 1);
+        // An exact fit leaves no remainder and clears the successor's
+        // PREV_FREE (the walk checks it).
+        let rest = h.check().unwrap().largest_free;
+        let c = h.malloc(rest - 8).unwrap();
+        let w = h.check().unwrap();
+        assert_eq!((w.used_blocks, w.free_blocks), (3, 0));
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            h.free(b.as_ptr()).unwrap();
+            h.free(a.as_ptr()).unwrap();
+            h.free(c.as_ptr()).unwrap();
+        }
+        assert_eq!(h.check().unwrap().free_blocks, 1);
+    });
+}
+
+#[test]
+fn fallback_takes_a_fitting_block_behind_the_head() {
+    with_heap(|h| {
+        // Blocks of 528 and 512 bytes share a list (fl 2, sl 0); the good-fit
+        // search for 528 looks one list up, finds nothing, and the bounded
+        // walk of the own list finds the 528 behind the 512 at the head.
+        let a = h.malloc(520).unwrap();
+        let s1 = h.malloc(16).unwrap();
+        let c = h.malloc(504).unwrap();
+        let s2 = h.malloc(16).unwrap();
+        let rest = h.check().unwrap().largest_free;
+        let fill = h.malloc(rest - 8).unwrap();
+        assert_eq!(h.check().unwrap().free_blocks, 0);
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            h.free(a.as_ptr()).unwrap();
+            h.free(c.as_ptr()).unwrap();
+        }
+        assert_eq!(h.heads[2][0], c.as_ptr().wrapping_sub(16));
+        let p = h.malloc(520).unwrap();
+        assert_eq!(p, a, "the fitting block behind the head");
+        assert_eq!(h.heads[2][0], c.as_ptr().wrapping_sub(16));
+        let w = h.check().unwrap();
+        assert_eq!((w.used_blocks, w.free_blocks), (4, 1));
+        assert!(h.malloc(520).is_none(), "only the 512 is left");
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            for q in [p, s1, s2, fill] {
+                h.free(q.as_ptr()).unwrap();
+            }
+        }
+        assert_eq!(h.check().unwrap().free_blocks, 1);
+    });
+}

@@ -31,6 +31,33 @@ pub(super) struct Span {
     pub base: *mut u8,
     pub start: usize,
     pub end: usize,
+    /// Granules (16 bytes) from `start` at which a minimal block still fits
+    /// before the sentinel: `(end - start) / 16 - 2`, 0 for an empty slot.
+    /// Kept so that the pointer check on `free` is one compare.
+    pub room: usize,
+}
+
+impl Span {
+    /// The region `[start, end)` starting at `base`.
+    pub const fn new(base: *mut u8, start: usize, end: usize) -> Self {
+        let granules = (end - start) >> 4;
+        let room = granules.saturating_sub(((MIN_BLOCK + HEADER) >> 4) - 1);
+        Self {
+            base,
+            start,
+            end,
+            room,
+        }
+    }
+}
+
+/// Whether `span` holds a block at `block`: 16-aligned, at or past the
+/// start, with a minimal block before the end sentinel. One compare: the
+/// offset in granules, rotated so that a misaligned offset's low bits land
+/// on top (too large), against the granules available (0 for an empty slot).
+#[inline(always)]
+fn holds(span: &Span, block: usize) -> bool {
+    block.wrapping_sub(span.start).rotate_right(4) < span.room
 }
 
 /// Running counters behind [`HeapStats`](super::HeapStats).
@@ -38,9 +65,9 @@ pub(super) struct Span {
 pub(super) struct Counters {
     pub total: usize,
     pub used_bytes: usize,
+    pub peak_used: usize,
     pub used_blocks: usize,
     pub free_blocks: usize,
-    pub peak_used: usize,
     pub regions_added: usize,
     pub lists_dropped: usize,
 }
@@ -77,18 +104,14 @@ impl Heap {
             fl_bitmap: 0,
             sl_bitmap: [0; FL_SLOTS],
             heads: [[ptr::null_mut(); SL_COUNT]; FL_SLOTS],
-            spans: [Span {
-                base: ptr::null_mut(),
-                start: 0,
-                end: 0,
-            }; MAX_REGIONS],
+            spans: [Span::new(ptr::null_mut(), 0, 0); MAX_REGIONS],
             span_count: 0,
             c: Counters {
                 total: 0,
                 used_bytes: 0,
+                peak_used: 0,
                 used_blocks: 0,
                 free_blocks: 0,
-                peak_used: 0,
                 regions_added: 0,
                 lists_dropped: 0,
             },
@@ -159,7 +182,8 @@ impl Heap {
                     b.set_tag(Tag::new(len, flags));
                     Block(base.wrapping_add(len - HEADER)).set_tag(Tag::new(0, END));
                 }
-                self.spans[i].end = e;
+                let o = self.spans[i];
+                self.spans[i] = Span::new(o.base, o.start, e);
                 b
             }
             (None, Some(i)) => {
@@ -167,8 +191,8 @@ impl Heap {
                 let b = Block(base);
                 // SAFETY: the new memory is ours by the caller's contract.
                 unsafe { b.set_tag(Tag::new(len, 0)) };
-                self.spans[i].start = s;
-                self.spans[i].base = base;
+                let o = self.spans[i];
+                self.spans[i] = Span::new(base, s, o.end);
                 b
             }
             (None, None) => {
@@ -178,11 +202,7 @@ impl Heap {
                     b.set_tag(Tag::new(len - HEADER, 0));
                     Block(base.wrapping_add(len - HEADER)).set_tag(Tag::new(0, END));
                 }
-                self.spans[self.span_count] = Span {
-                    base,
-                    start: s,
-                    end: e,
-                };
+                self.spans[self.span_count] = Span::new(base, s, e);
                 self.span_count += 1;
                 b
             }
@@ -198,19 +218,24 @@ impl Heap {
         Ok(())
     }
 
-    /// The region holding a block at `block` with at least a minimal block
-    /// before its end sentinel.
-    #[inline]
+    /// The region holding a 16-aligned block at `block` with at least a
+    /// minimal block before its end sentinel.
+    #[inline(always)]
     pub(super) fn span_of(&self, block: usize) -> Option<Span> {
-        let inside = |o: &Span| block >= o.start && block + MIN_BLOCK + HEADER <= o.end;
         // Most heaps are one region (adjacent growth merges): test it first.
         let first = self.spans[0];
-        if inside(&first) {
+        if holds(&first, block) {
             return Some(first);
         }
+        self.other_span_of(block)
+    }
+
+    /// [`Heap::span_of`] past the first region.
+    #[cold]
+    fn other_span_of(&self, block: usize) -> Option<Span> {
         self.spans[1..self.span_count.max(1)]
             .iter()
-            .find(|o| inside(o))
+            .find(|o| holds(o, block))
             .copied()
     }
 
@@ -218,33 +243,47 @@ impl Heap {
     ///
     /// # Safety
     /// `b` is a free block of this heap, in no list yet.
-    #[inline]
+    #[inline(always)]
     pub(super) unsafe fn insert(&mut self, b: Block, size: usize) {
-        let Class { fl, sl } = class_of(size);
+        // SAFETY: forwarded.
+        unsafe { self.insert_in(b, class_of(size)) }
+    }
+
+    /// Pushes the free block `b` on the list of `class` (its size's).
+    ///
+    /// # Safety
+    /// `b` is a free block of this heap, in no list yet, whose size belongs
+    /// to `class`.
+    #[inline(always)]
+    pub(super) unsafe fn insert_in(&mut self, b: Block, class: Class) {
+        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
         let head = self.heads[fl][sl];
         // SAFETY: `b` and `head` (if any) are free blocks of this heap.
         unsafe {
             b.set_next(head);
             b.set_prev(ptr::null_mut());
-            if !head.is_null() {
-                Block(head).set_prev(b.0);
-            }
+        }
+        if head.is_null() {
+            // The list was empty: its bits were clear.
+            self.fl_bitmap |= 1 << fl;
+            self.sl_bitmap[fl] |= 1 << sl;
+        } else {
+            // SAFETY: `head` is a free block of this heap.
+            unsafe { Block(head).set_prev(b.0) };
         }
         self.heads[fl][sl] = b.0;
-        self.fl_bitmap |= 1 << fl;
-        self.sl_bitmap[fl] |= 1 << sl;
         self.c.free_blocks += 1;
-        let _ = size;
     }
 
-    /// Unlinks the free block `b` of `size` bytes from its list.
+    /// Unlinks the free block `b` of `size` bytes from its list. The list
+    /// (a `log2` away) is computed only when `b` is its head.
     ///
     /// # Safety
     /// `b` is in the list of `class_of(size)`.
     #[inline(always)]
     pub(super) unsafe fn remove(&mut self, b: Block, size: usize) {
         // SAFETY: forwarded.
-        unsafe { self.remove_from(b, class_of(size)) }
+        unsafe { self.unlink(b, || class_of(size)) }
     }
 
     /// Unlinks the free block `b` from the list of `class`.
@@ -253,7 +292,17 @@ impl Heap {
     /// `b` is in the list of `class`.
     #[inline(always)]
     pub(super) unsafe fn remove_from(&mut self, b: Block, class: Class) {
-        let Class { fl, sl } = class;
+        // SAFETY: forwarded.
+        unsafe { self.unlink(b, || class) }
+    }
+
+    /// Unlinks the free block `b`; `class` names its list (asked only when
+    /// `b` heads it).
+    ///
+    /// # Safety
+    /// `b` is in the list `class()` returns.
+    #[inline(always)]
+    unsafe fn unlink(&mut self, b: Block, class: impl FnOnce() -> Class) {
         // SAFETY: `b` is a listed free block; its neighbours too.
         unsafe {
             let (next, prev) = b.links();
@@ -261,6 +310,9 @@ impl Heap {
                 Block(next).set_prev(prev);
             }
             if prev.is_null() {
+                let class = class();
+                // Masks prove the indices in bounds (no panic path).
+                let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
                 self.heads[fl][sl] = next;
                 if next.is_null() {
                     self.sl_bitmap[fl] &= !(1 << sl);
@@ -275,8 +327,54 @@ impl Heap {
         self.c.free_blocks -= 1;
     }
 
-    /// A free block of at least `size` bytes (still listed, with its tag and
-    /// list), or `None`.
+    /// Unlinks `b`, the head of the list of `class` (what [`Heap::find`]
+    /// returns): no `prev` link to read or follow.
+    ///
+    /// # Safety
+    /// `b` heads the list of `class`.
+    #[inline(always)]
+    pub(super) unsafe fn pop_head(&mut self, b: Block, class: Class) {
+        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
+        // SAFETY: `b` is a listed free block.
+        let next = unsafe { b.links() }.0;
+        self.heads[fl][sl] = next;
+        if next.is_null() {
+            self.sl_bitmap[fl] &= !(1 << sl);
+            if self.sl_bitmap[fl] == 0 {
+                self.fl_bitmap &= !(1 << fl);
+            }
+        } else {
+            // SAFETY: `next` is a listed free block.
+            unsafe { Block(next).set_prev(ptr::null_mut()) };
+        }
+        self.c.free_blocks -= 1;
+    }
+
+    /// Puts the unlisted free block `new` in the place of `old`, the head of
+    /// the list of `class` (both belong there): the split remainder of a
+    /// block that stays in its list, without touching the bitmaps or the
+    /// counters.
+    ///
+    /// # Safety
+    /// `old` heads the list of `class`; `new` is a free block of this heap
+    /// whose size belongs to `class`, in no list.
+    #[inline(always)]
+    pub(super) unsafe fn replace_head(&mut self, old: Block, new: Block, class: Class) {
+        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
+        // SAFETY: `old`, its successor and `new` are free blocks.
+        unsafe {
+            let next = old.links().0;
+            new.set_next(next);
+            new.set_prev(ptr::null_mut());
+            if !next.is_null() {
+                Block(next).set_prev(new.0);
+            }
+        }
+        self.heads[fl][sl] = new.0;
+    }
+
+    /// A free block of at least `size` bytes (still listed, at the head of
+    /// its list, with its tag and list), or `None`.
     #[inline]
     pub(super) fn find(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
         loop {
@@ -324,6 +422,12 @@ impl Heap {
                 return None;
             }
             if tag.size() >= size {
+                // Move it to the head: callers take list heads.
+                // SAFETY: `b` is listed in `class`, a free block of this heap.
+                unsafe {
+                    self.remove_from(b, class);
+                    self.insert_in(b, class);
+                }
                 return Some((b, tag, class));
             }
             // SAFETY: as above.
@@ -339,5 +443,34 @@ impl Heap {
             self.fl_bitmap &= !(1 << fl);
         }
         self.c.lists_dropped += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_compare_region_check() {
+        let span = Span::new(ptr::null_mut(), 0x1000, 0x2000);
+        // Room for a minimal block before the 16-byte sentinel.
+        let last = 0x2000 - HEADER - MIN_BLOCK;
+        for (block, ok) in [
+            (0x1000, true),
+            (0x1010, true),
+            (last, true),
+            (last + 16, false),
+            (0x1008, false),
+            (0x1001, false),
+            (last + 8, false),
+            (0x0ff0, false),
+            (0, false),
+            (usize::MAX - 15, false),
+            (0x2000, false),
+        ] {
+            assert_eq!(holds(&span, block), ok, "block {block:#x}");
+        }
+        let empty = Span::new(ptr::null_mut(), 0, 0);
+        assert!(!holds(&empty, 0) && !holds(&empty, 16));
     }
 }

@@ -66,10 +66,40 @@ pub struct VmmStats {
 pub struct Vmm {
     heap: RangeAllocator<HEAP_WORDS>,
     device: RangeAllocator<DEVICE_WORDS>,
-    /// One bit per heap-window page: set on the first page of each `alloc`
-    /// allocation (which owns its frames), clear for `map` reservations.
-    owned: [u64; HEAP_WORDS],
+    /// Set on the first page of each `alloc` allocation (which owns its
+    /// frames), clear for `map` reservations.
+    owned: StartBits,
+    /// Set on the first page of each `alloc` allocation backed by one run.
+    contiguous: StartBits,
     stats: VmmStats,
+}
+
+/// One bit per heap-window page, marking the first pages of allocations.
+#[derive(Clone)]
+struct StartBits([u64; HEAP_WORDS]);
+
+impl StartBits {
+    const fn new() -> Self {
+        Self([0; HEAP_WORDS])
+    }
+
+    /// The bit of the range starting at `start` (false outside the window).
+    fn get(&self, start: VirtAddr) -> bool {
+        let i = heap_index(start);
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Sets or clears the bit of `start` (ignored outside the window).
+    fn set(&mut self, start: VirtAddr, on: bool) {
+        let i = heap_index(start);
+        if let Some(w) = self.0.get_mut(i / 64) {
+            if on {
+                *w |= 1 << (i % 64);
+            } else {
+                *w &= !(1 << (i % 64));
+            }
+        }
+    }
 }
 
 impl Default for Vmm {
@@ -91,7 +121,8 @@ impl Vmm {
         Self {
             heap: window(HEAP_WINDOW_START, HEAP_PAGES),
             device: window(DEVICE_WINDOW_START, DEVICE_PAGES),
-            owned: [0; HEAP_WORDS],
+            owned: StartBits::new(),
+            contiguous: StartBits::new(),
             stats: VmmStats {
                 pages_mapped: 0,
                 allocations: 0,
@@ -142,7 +173,8 @@ impl Vmm {
             })?;
         match back(space, frames, virt, pages, flags) {
             Ok(contiguous) => {
-                self.set_owned(virt, true);
+                self.owned.set(virt, true);
+                self.contiguous.set(virt, contiguous);
                 self.stats.pages_mapped += pages;
                 self.stats.allocations += 1;
                 self.stats.contiguous_allocations += u64::from(contiguous);
@@ -172,15 +204,18 @@ impl Vmm {
     {
         let not_allocated = VmmError::NotAllocated(virt);
         let with_guard = self.heap.len_of(virt).ok_or(not_allocated)?;
-        if !self.owns(virt) {
+        if !self.owned.get(virt) {
             return Err(not_allocated);
         }
         let pages = with_guard - 1;
         unmap_and_free(space, frames, virt, pages)?;
-        self.set_owned(virt, false);
+        let contiguous = self.contiguous.get(virt);
+        self.owned.set(virt, false);
+        self.contiguous.set(virt, false);
         let _ = self.heap.free(virt);
         self.stats.pages_mapped -= pages;
         self.stats.allocations -= 1;
+        self.stats.contiguous_allocations -= u64::from(contiguous);
         self.stats.frames_owned -= pages;
         Ok(pages)
     }
@@ -243,7 +278,7 @@ impl Vmm {
         let pages = size.div_ceil(PAGE_SIZE);
         let window = Window::of(virt);
         let reserved = match window {
-            Window::Heap if self.owns(virt) => None,
+            Window::Heap if self.owned.get(virt) => None,
             Window::Heap => self.heap.len_of(virt),
             Window::Device => self.device.len_of(virt),
             _ => Some(pages),
@@ -356,7 +391,7 @@ impl Vmm {
     /// whether `virt` is in the guard page.
     fn owned_allocation(&self, virt: VirtAddr) -> Option<(VirtAddr, u64, bool)> {
         let (start, with_guard) = self.heap.allocation_containing(virt)?;
-        if !self.owns(start) {
+        if !self.owned.get(start) {
             return None;
         }
         let guard = virt.as_u64() - start.as_u64() >= (with_guard - 1) * PAGE_SIZE;
@@ -377,24 +412,6 @@ impl Vmm {
             Window::Device => self.device.free(virt),
             _ => Ok(0),
         };
-    }
-
-    /// Whether `start` (the first page of a heap-window range) is an `alloc`
-    /// allocation, which owns its frames.
-    fn owns(&self, start: VirtAddr) -> bool {
-        let i = heap_index(start);
-        self.owned
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn set_owned(&mut self, start: VirtAddr, owned: bool) {
-        let i = heap_index(start);
-        if owned {
-            self.owned[i / 64] |= 1 << (i % 64);
-        } else {
-            self.owned[i / 64] &= !(1 << (i % 64));
-        }
     }
 }
 

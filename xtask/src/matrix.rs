@@ -1,0 +1,208 @@
+//! The QEMU matrix of `cargo xtask test`: every RAM size on both machine
+//! types through PVH, and GRUB on a few, each with a wall-clock limit, a
+//! progress line per boot and a summary table at the end.
+
+use crate::kernel;
+use crate::qemu::{self, BootPath, BootSpec, Machine, Mem};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The RAM sizes every machine type boots with.
+const SIZES: [&str; 8] = ["10M", "32M", "128M", "1G", "3.5G", "4G", "8G", "16G"];
+/// The boots made through GRUB as well.
+const GRUB_BOOTS: [(&str, Machine); 2] = [("128M", Machine::Pc), ("4G", Machine::Q35)];
+
+/// Boots that must fail, and what their log must show: each way the
+/// kernel can die has to be seen as a failure.
+const CRASHES: [(&str, &str, &str); 4] = [
+    (
+        "crash=pagefault",
+        "page fault at 0xffffffffc0000000 (device window, not mapped)",
+        "the kernel reported failure",
+    ),
+    ("crash=panic", "kernel panic", "the kernel reported failure"),
+    (
+        "crash=stack",
+        "double fault (on its own stack)",
+        "the kernel reported failure",
+    ),
+    ("crash=triple", "empty IDT", "triple fault"),
+];
+
+/// The CPU model each machine type boots with: `pc` with QEMU's default
+/// (no 1 GiB pages), `q35` with every feature TCG has (1 GiB pages), so both
+/// page-size paths of the direct map run.
+fn cpu_for(machine: Machine) -> &'static str {
+    match machine {
+        Machine::Pc => "qemu64",
+        Machine::Q35 => "max",
+    }
+}
+
+/// One row of the summary.
+struct Row {
+    mem: String,
+    machine: Machine,
+    path: BootPath,
+    /// What the boot checks, beyond the test suite (a deliberate crash).
+    note: &'static str,
+    report: qemu::BootReport,
+}
+
+/// Boots the whole matrix; fails if any boot fails.
+pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
+    let mut plan: Vec<(Mem, Machine, BootPath)> = Vec::new();
+    for size in SIZES {
+        for machine in [Machine::Pc, Machine::Q35] {
+            plan.push((Mem::parse(size)?, machine, BootPath::Pvh));
+        }
+    }
+    for (size, machine) in GRUB_BOOTS {
+        plan.push((Mem::parse(size)?, machine, BootPath::Grub));
+    }
+
+    let mut rows = Vec::new();
+    crash_boots(elf, timeout, &mut rows)?;
+    let target = elf.parent().map(PathBuf::from).unwrap_or_default();
+    let n = plan.len();
+    for (i, (mem, machine, path)) in plan.into_iter().enumerate() {
+        let image = match path {
+            BootPath::Pvh => elf.clone(),
+            BootPath::Grub => {
+                let iso = target.join(format!("valen-{}.iso", mem.label));
+                kernel::iso(elf, &iso, &qemu::cmdline(&mem))?;
+                iso
+            }
+        };
+        print!(
+            "[{:>2}/{n}] {:>5} {:<3} {:<6} {:<4} ... ",
+            i + 1,
+            mem.label,
+            machine.name(),
+            cpu_for(machine),
+            path.name()
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let report = qemu::boot(&BootSpec {
+            mem: &mem,
+            machine,
+            cpu: cpu_for(machine),
+            path,
+            image: &image,
+            symbols: elf,
+            gdb: false,
+            timeout,
+            echo: false,
+            extra_cmdline: "",
+        })?;
+        match &report.failure {
+            None => println!(
+                "ok ({}, {:.1} s)",
+                counts(&report),
+                report.elapsed.as_secs_f64()
+            ),
+            Some(why) => {
+                println!("FAILED: {why} ({:.1} s)", report.elapsed.as_secs_f64());
+                let tail: Vec<&str> = report.log.lines().rev().take(40).collect();
+                println!("  --- last lines of the kernel log ---");
+                for line in tail.into_iter().rev() {
+                    println!("  | {line}");
+                }
+            }
+        }
+        rows.push(Row {
+            mem: mem.label,
+            machine,
+            path,
+            note: "",
+            report,
+        });
+    }
+
+    println!();
+    println!();
+    println!("| RAM | machine | CPU | boot | tests passed | time | result |");
+    println!("| ---: | --- | --- | --- | ---: | ---: | --- |");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {:.1} s | {} |",
+            r.mem,
+            r.machine.name(),
+            cpu_for(r.machine),
+            format!("{} {}", r.path.name(), r.note).trim(),
+            counts(&r.report),
+            r.report.elapsed.as_secs_f64(),
+            match (&r.report.failure, r.note.is_empty()) {
+                (Some(why), _) => why.as_str(),
+                (None, true) => "ok",
+                (None, false) => "ok (failed as it must)",
+            }
+        );
+    }
+    let failed = rows.iter().filter(|r| r.report.failure.is_some()).count();
+    println!();
+    // The plain closing line CI reads: one per boot.
+    println!("boots: {} passed, {failed} failed", rows.len() - failed);
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "QEMU matrix: {failed} of {} boots failed",
+            rows.len()
+        ))
+    }
+}
+
+/// Boots each deliberate crash and checks it is judged a failure, for the
+/// reason expected, with the expected report in the log.
+fn crash_boots(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
+    let mem = Mem::parse("32M")?;
+    for (i, (arg, log_shows, verdict)) in CRASHES.iter().enumerate() {
+        print!("[crash {}/{}] {arg:<16} ... ", i + 1, CRASHES.len());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let mut report = qemu::boot(&BootSpec {
+            mem: &mem,
+            machine: Machine::Pc,
+            cpu: cpu_for(Machine::Pc),
+            path: BootPath::Pvh,
+            image: elf,
+            symbols: elf,
+            gdb: false,
+            timeout,
+            echo: false,
+            extra_cmdline: arg,
+        })?;
+        let seen = report.failure.clone().unwrap_or_default();
+        report.failure = if report.failure.is_none() {
+            Some(format!("{arg}: the boot counted as a success"))
+        } else if !seen.contains(verdict) {
+            Some(format!("{arg}: judged \"{seen}\", expected \"{verdict}\""))
+        } else if !report.log.contains(log_shows) {
+            Some(format!("{arg}: the log does not show \"{log_shows}\""))
+        } else {
+            None
+        };
+        match &report.failure {
+            None => println!("failed as it must: {seen}"),
+            Some(why) => println!("WRONG: {why}"),
+        }
+        rows.push(Row {
+            mem: mem.label.clone(),
+            machine: Machine::Pc,
+            path: BootPath::Pvh,
+            note: arg,
+            report,
+        });
+    }
+    Ok(())
+}
+
+fn counts(r: &qemu::BootReport) -> String {
+    match r.counts {
+        Some((p, f, s)) if s > 0 => format!("{p}/{} ({s} skipped)", p + f),
+        Some((p, f, _)) => format!("{p}/{}", p + f),
+        None => "-".into(),
+    }
+}
