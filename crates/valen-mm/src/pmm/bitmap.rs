@@ -196,6 +196,12 @@ impl<'a> FrameBitmap<'a> {
         self.taken = self.taken.wrapping_add(1);
         if new == !0 {
             self.has_free.clear(w);
+            // Move the hint on to the next word of this 64-word group with a
+            // free frame, found in the summary word just written.
+            let ahead = self.has_free.level0_word(w / 64) & (!0u64 << (w % 64));
+            if ahead != 0 {
+                self.hint = (w & !63) + ahead.trailing_zeros() as usize;
+            }
         }
         if word == 0 {
             self.empty.clear(w);
@@ -410,6 +416,29 @@ mod tests {
         assert_eq!(b.check(), Ok(()));
         b.set_range(128, 192, false);
         assert!(b.empty.get(2));
+        assert_eq!(b.check(), Ok(()));
+    }
+
+    #[test]
+    fn single_frames_are_next_fit_across_words() {
+        let mut mem = vec![0u64; storage_words(4096 * 2) as usize];
+        let mut b = FrameBitmap::new(&mut mem, 8192, [(0, 8192)].into_iter()).unwrap();
+        b.set_range(130, 4100, true);
+        for f in 0..130 {
+            assert_eq!(b.alloc_one(), Some(f));
+        }
+        // Word 2 turned full after frame 129: the hint moved past the used
+        // words, and a frame freed behind it waits for the wrap-around.
+        assert!(b.release_one(5));
+        assert!(!b.release_one(5));
+        assert_eq!(b.alloc_one(), Some(4100));
+        assert_eq!(b.free_frames(), 8192 - 130 - 3970 - 1 + 1);
+        assert_eq!(b.check(), Ok(()));
+        while b.free_frames() > 1 {
+            b.alloc_one().unwrap();
+        }
+        assert_eq!(b.alloc_one(), Some(5));
+        assert_eq!(b.alloc_one(), None);
         assert_eq!(b.check(), Ok(()));
     }
 
