@@ -59,7 +59,15 @@ pub(crate) struct FrameBitmap<'a> {
     /// One bit per 2 MiB chunk: set when every frame of the chunk lies in
     /// the ranges the bitmap was created with (the allocatable ones).
     chunks: &'a mut [u64],
+    /// Free frames, but for the single-frame operations, which count in
+    /// `taken` and `released` instead: two counters, each changed by one
+    /// kind of operation, so that an allocation and a free do not wait for
+    /// each other's update of one shared count.
     pub(super) free: u64,
+    /// Frames taken by [`alloc_one`](Self::alloc_one) (wrapping).
+    taken: u64,
+    /// Frames freed by [`release_one`](Self::release_one) (wrapping).
+    released: u64,
     /// Word where the last single-frame allocation succeeded (next fit).
     hint: usize,
     /// Per run-size class (log2 of the count): where to search next.
@@ -124,6 +132,8 @@ impl<'a> FrameBitmap<'a> {
             empty,
             chunks,
             free,
+            taken: 0,
+            released: 0,
             hint: 0,
             run_hints: [0; 16],
         })
@@ -139,6 +149,8 @@ impl<'a> FrameBitmap<'a> {
     #[inline]
     pub fn free_frames(&self) -> u64 {
         self.free
+            .wrapping_add(self.released)
+            .wrapping_sub(self.taken)
     }
 
     /// Whether `frame` (below [`frames`](Self::frames)) is free.
@@ -147,45 +159,54 @@ impl<'a> FrameBitmap<'a> {
         self.words[(frame / 64) as usize] & (1 << (frame % 64)) == 0
     }
 
-    /// Takes one free frame: the first one at or after the word where the
-    /// last one was found (next fit), located through the summary, never by
-    /// a scan. The common case reads one summary word and one bitmap word,
-    /// writes both back, and takes no branch that depends on them.
+    /// Takes one free frame: the first one in the word where the last one
+    /// was found (next fit), else in the next word with a free frame, found
+    /// through the summary, never by a scan. The common case reads and
+    /// writes one bitmap word; the summaries change only when the word turns
+    /// full (or stops being entirely free).
     #[inline]
     pub fn alloc_one(&mut self) -> Option<u64> {
-        let h = self.hint;
-        let j = h / 64;
-        let group = self.has_free.level0_word(j);
-        // Words of this 64-word group, from the hint on, with a free frame.
-        let ahead = group & (!0u64 << (h % 64));
-        if ahead == 0 {
-            return self.alloc_one_further();
+        let w = self.hint;
+        match self.words.get(w) {
+            Some(&word) if word != !0 => Some(self.take_lowest(w, word)),
+            _ => self.alloc_one_further(),
         }
-        let w = j * 64 + ahead.trailing_zeros() as usize;
-        let word = self.words[w];
-        let bit = (!word).trailing_zeros();
-        let new = word | 1 << bit;
-        self.words[w] = new;
-        let full = ((new == !0) as u64) << (w % 64);
-        self.has_free.store_level0(j, group, group & !full);
-        if word == 0 {
-            self.empty.clear(w);
-        }
-        self.hint = w;
-        self.free -= 1;
-        Some(w as u64 * 64 + bit as u64)
     }
 
-    /// [`alloc_one`](Self::alloc_one) when the hint's group has no free
-    /// frame left: the next word with one, through the levels above.
-    #[cold]
+    /// [`alloc_one`](Self::alloc_one) when the hint's word is full: the next
+    /// word with a free frame after it, wrapping around once.
+    #[inline(never)]
     fn alloc_one_further(&mut self) -> Option<u64> {
-        let h = self.hint;
-        self.hint = match self.has_free.next_set((h | 63) + 1) {
+        let w = match self.has_free.next_set(self.hint + 1) {
             Some(w) => w,
             None => self.has_free.next_set(0)?,
         };
-        self.alloc_one()
+        self.hint = w;
+        let word = self.words[w];
+        Some(self.take_lowest(w, word))
+    }
+
+    /// Sets the lowest clear bit of word `w`, whose value is `word` (not
+    /// full), keeping the summaries and the free count in step; its frame.
+    #[inline]
+    fn take_lowest(&mut self, w: usize, word: u64) -> u64 {
+        let bit = (!word).trailing_zeros();
+        let new = word | 1 << bit;
+        self.words[w] = new;
+        self.taken = self.taken.wrapping_add(1);
+        if new == !0 {
+            self.has_free.clear(w);
+            // Move the hint on to the next word of this 64-word group with a
+            // free frame, found in the summary word just written.
+            let ahead = self.has_free.level0_word(w / 64) & (!0u64 << (w % 64));
+            if ahead != 0 {
+                self.hint = (w & !63) + ahead.trailing_zeros() as usize;
+            }
+        }
+        if word == 0 {
+            self.empty.clear(w);
+        }
+        w as u64 * 64 + bit as u64
     }
 
     /// Whether `frame` lies in a 2 MiB chunk made only of frames the bitmap
@@ -211,7 +232,7 @@ impl<'a> FrameBitmap<'a> {
         }
         let new = old & !m;
         self.words[w] = new;
-        self.free += 1;
+        self.released = self.released.wrapping_add(1);
         // Unconditional: cheaper than a branch on `old == !0`, which is
         // unpredictable when memory is nearly full.
         self.has_free.set(w);
@@ -291,9 +312,9 @@ impl<'a> FrameBitmap<'a> {
                     index: index as u64,
                 })?;
         }
-        if zeros != self.free {
+        if zeros != self.free_frames() {
             return Err(Corruption::FreeCount {
-                counted: self.free,
+                counted: self.free_frames(),
                 actual: zeros,
             });
         }
@@ -395,6 +416,29 @@ mod tests {
         assert_eq!(b.check(), Ok(()));
         b.set_range(128, 192, false);
         assert!(b.empty.get(2));
+        assert_eq!(b.check(), Ok(()));
+    }
+
+    #[test]
+    fn single_frames_are_next_fit_across_words() {
+        let mut mem = vec![0u64; storage_words(4096 * 2) as usize];
+        let mut b = FrameBitmap::new(&mut mem, 8192, [(0, 8192)].into_iter()).unwrap();
+        b.set_range(130, 4100, true);
+        for f in 0..130 {
+            assert_eq!(b.alloc_one(), Some(f));
+        }
+        // Word 2 turned full after frame 129: the hint moved past the used
+        // words, and a frame freed behind it waits for the wrap-around.
+        assert!(b.release_one(5));
+        assert!(!b.release_one(5));
+        assert_eq!(b.alloc_one(), Some(4100));
+        assert_eq!(b.free_frames(), 8192 - 130 - 3970 - 1 + 1);
+        assert_eq!(b.check(), Ok(()));
+        while b.free_frames() > 1 {
+            b.alloc_one().unwrap();
+        }
+        assert_eq!(b.alloc_one(), Some(5));
+        assert_eq!(b.alloc_one(), None);
         assert_eq!(b.check(), Ok(()));
     }
 

@@ -124,14 +124,30 @@ impl Pmm<'_> {
     #[inline]
     pub fn free_page(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
         let a = addr.as_u64();
-        let f = a / PAGE_SIZE;
-        // One test for every way the address can be wrong (the allocatable
-        // ranges lie inside RAM and above 2 MiB); the cold path says which.
-        let allocatable = self.bitmap.in_free_chunk(f) || self.allocatable.contains(f);
-        if a % PAGE_SIZE != 0 || !allocatable {
+        // One load and test for every way the address can be wrong: an
+        // aligned frame in a 2 MiB chunk that is entirely allocatable lies
+        // inside RAM, above 2 MiB and outside every reserved region. Frames
+        // of other chunks take the slower path, which says what is wrong.
+        if a % PAGE_SIZE != 0 || !self.bitmap.in_free_chunk(a / PAGE_SIZE) {
+            return self.free_page_outside_chunks(a);
+        }
+        self.release(a)
+    }
+
+    /// [`free_page`](Self::free_page) for an address the chunk map does not
+    /// vouch for: checked against the allocatable ranges.
+    #[inline(never)]
+    fn free_page_outside_chunks(&mut self, a: u64) -> Result<(), PmmError> {
+        if a % PAGE_SIZE != 0 || !self.allocatable.contains(a / PAGE_SIZE) {
             return Err(self.why_not_allocatable(a));
         }
-        if !self.bitmap.release_one(f) {
+        self.release(a)
+    }
+
+    /// Frees the allocatable frame at `a`, unless it is already free.
+    #[inline]
+    fn release(&mut self, a: u64) -> Result<(), PmmError> {
+        if !self.bitmap.release_one(a / PAGE_SIZE) {
             return Err(PmmError::DoubleFree { addr: a });
         }
         Ok(())
