@@ -121,7 +121,12 @@ pub fn print_table(title: &str, unit: &str, rows: &[Row]) {
         }
         let ours = r.values[0].1;
         for (_, v) in &r.values[1..] {
-            print!(" {:.2}x |", v / ours);
+            let ratio = v / ours;
+            if ratio.is_finite() {
+                print!(" {ratio:.2}x |");
+            } else {
+                print!(" - |");
+            }
         }
         println!();
     }
