@@ -310,16 +310,7 @@ impl Heap {
                 Block(next).set_prev(prev);
             }
             if prev.is_null() {
-                let class = class();
-                // Masks prove the indices in bounds (no panic path).
-                let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
-                self.heads[fl][sl] = next;
-                if next.is_null() {
-                    self.sl_bitmap[fl] &= !(1 << sl);
-                    if self.sl_bitmap[fl] == 0 {
-                        self.fl_bitmap &= !(1 << fl);
-                    }
-                }
+                self.set_head(class(), next);
             } else {
                 Block(prev).set_next(next);
             }
@@ -334,20 +325,29 @@ impl Heap {
     /// `b` heads the list of `class`.
     #[inline(always)]
     pub(super) unsafe fn pop_head(&mut self, b: Block, class: Class) {
-        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
         // SAFETY: `b` is a listed free block.
         let next = unsafe { b.links() }.0;
+        self.set_head(class, next);
+        if !next.is_null() {
+            // SAFETY: `next` is a listed free block.
+            unsafe { Block(next).set_prev(ptr::null_mut()) };
+        }
+        self.c.free_blocks -= 1;
+    }
+
+    /// Makes `next` the head of the list of `class`, clearing the list's
+    /// bitmap bits when that leaves it empty.
+    #[inline(always)]
+    fn set_head(&mut self, class: Class, next: *mut u8) {
+        // Masks prove the indices in bounds (no panic path).
+        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
         self.heads[fl][sl] = next;
         if next.is_null() {
             self.sl_bitmap[fl] &= !(1 << sl);
             if self.sl_bitmap[fl] == 0 {
                 self.fl_bitmap &= !(1 << fl);
             }
-        } else {
-            // SAFETY: `next` is a listed free block.
-            unsafe { Block(next).set_prev(ptr::null_mut()) };
         }
-        self.c.free_blocks -= 1;
     }
 
     /// Puts the unlisted free block `new` in the place of `old`, the head of
