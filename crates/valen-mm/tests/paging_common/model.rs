@@ -222,27 +222,39 @@ pub fn action() -> impl Strategy<Value = Action> {
 }
 
 /// Applies `a` to the space and the model; checks the outcome agrees.
+/// Checks a map or map_range result against the model and records a
+/// success: it must succeed where the model has nothing mapped, name the
+/// first conflicting address otherwise, or have run out of frames.
+fn expect_map(
+    m: &mut Model,
+    v: u64,
+    len: u64,
+    p: u64,
+    flags: PageFlags,
+    r: &Result<(), PagingError>,
+    what: &str,
+) {
+    match (m.first_mapped(v, len), r) {
+        (None, Ok(())) => m.insert(v, len, p, flags),
+        (_, Err(PagingError::OutOfFrames { .. })) => {}
+        (
+            Some(c),
+            Err(
+                PagingError::AlreadyMapped { virt, .. }
+                | PagingError::HugePageInTheWay { virt, .. },
+            ),
+        ) => assert_eq!(virt.as_u64(), c),
+        (c, r) => panic!("{what} {v:#x}+{len:#x}: model says {c:x?}, got {r:?}"),
+    }
+}
+
 pub fn step(s: &mut Space<'_>, pool: &mut FramePool, m: &mut Model, a: &Action) {
     let dry = |r: &Result<(), PagingError>| matches!(r, Err(PagingError::OutOfFrames { .. }));
     match *a {
         Action::Budget(b) => pool.set_budget(b.map(usize::from)),
         Action::Map { v, p, flags } => {
             let r = s.map(va(v), pa(p), flags, pool);
-            let conflict = m.first_mapped(v, KB4);
-            match (conflict, &r) {
-                (None, Ok(())) => m.insert(v, KB4, p, flags),
-                (_, r) if dry(r) => {}
-                (
-                    Some(c),
-                    Err(
-                        PagingError::AlreadyMapped { virt, .. }
-                        | PagingError::HugePageInTheWay { virt, .. },
-                    ),
-                ) => {
-                    assert_eq!(virt.as_u64(), c)
-                }
-                (c, r) => panic!("map {v:#x}: model says {c:x?}, got {r:?}"),
-            }
+            expect_map(m, v, KB4, p, flags, &r, "map");
         }
         Action::MapRange {
             v,
@@ -253,20 +265,7 @@ pub fn step(s: &mut Space<'_>, pool: &mut FramePool, m: &mut Model, a: &Action) 
         } => {
             let len = pages * KB4;
             let r = s.map_range_max(va(v), pa(p), len, flags, largest, pool);
-            match (m.first_mapped(v, len), &r) {
-                (None, Ok(())) => m.insert(v, len, p, flags),
-                (_, r) if dry(r) => {}
-                (
-                    Some(c),
-                    Err(
-                        PagingError::AlreadyMapped { virt, .. }
-                        | PagingError::HugePageInTheWay { virt, .. },
-                    ),
-                ) => {
-                    assert_eq!(virt.as_u64(), c)
-                }
-                (c, r) => panic!("map_range {v:#x}+{len:#x}: model says {c:x?}, got {r:?}"),
-            }
+            expect_map(m, v, len, p, flags, &r, "map_range");
         }
         Action::UnmapSeg { seg, lo, hi } | Action::ProtectSeg { seg, lo, hi, .. } => {
             let Some((v, len)) = pick(m, seg, lo, hi) else {
