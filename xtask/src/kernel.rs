@@ -33,6 +33,90 @@ pub fn build() -> Result<PathBuf, String> {
         .join("valen-kernel"))
 }
 
+/// Builds the C API boot of the kernel (feature `capi`): first the C API's
+/// kernel static library (profile `kernel-lib`: fat LTO, so that it exports
+/// only the C functions), then the kernel with its C boot linked against
+/// it, in a target folder of its own so the test kernel stays as it is.
+/// Returns the path of the ELF.
+pub fn build_capi() -> Result<PathBuf, String> {
+    setup::ensure_target(TARGET)?;
+    let root = setup::root();
+    crate::cargo(&[
+        "rustc",
+        "--quiet",
+        "-p",
+        "valen-mm-c",
+        "--lib",
+        "--crate-type",
+        "staticlib",
+        "--no-default-features",
+        "--features",
+        "panic-handler",
+        "--target",
+        TARGET,
+        "--profile",
+        "kernel-lib",
+    ])?;
+    let lib_dir = crate::capi::target_dir(&root)
+        .join(TARGET)
+        .join("kernel-lib");
+    let dir = root.join("kernel");
+    let target = dir.join("target").join("capi");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("$ (cd kernel && cargo build --release --features capi)");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--features", "capi"])
+        .current_dir(&dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env("CARGO_TARGET_DIR", &target)
+        .env("VALEN_MM_C_LIB_DIR", &lib_dir)
+        .status()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the C API boot of the kernel failed ({status})"
+        ));
+    }
+    Ok(target.join(TARGET).join("release").join("valen-kernel"))
+}
+
+/// What the C API boot prints for each example that passed, in order (and
+/// then its `N passed, 0 failed` line, which [`crate::qemu::judge`] reads).
+pub const CAPI_OKS: [&str; 12] = [
+    "quick_start",
+    "pmm",
+    "paging",
+    "vmm",
+    "heap_example",
+    "basic_allocation",
+    "device_mapping",
+    "memory_stats",
+    "error_handling",
+    "integration",
+    "heap_intact",
+    "rust_global_alloc",
+];
+
+/// Checks the log of a C API boot: every example reported `ok`, none
+/// `FAIL`. `None` if so, else what is missing.
+pub fn check_capi_log(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log.lines().map(str::trim_end).collect();
+    let missing: Vec<&str> = CAPI_OKS
+        .iter()
+        .copied()
+        .filter(|name| !lines.contains(&format!("ok {name}").as_str()))
+        .collect();
+    if let Some(fail) = lines.iter().find(|l| l.starts_with("FAIL ")) {
+        Some(format!("C boot: {fail}"))
+    } else if !missing.is_empty() {
+        Some(format!("C boot: no ok line for {}", missing.join(", ")))
+    } else {
+        None
+    }
+}
+
 /// Builds a bootable GRUB ISO of `kernel` at `out`, passing `cmdline` to the
 /// kernel through the multiboot2 command line.
 pub fn iso(kernel: &PathBuf, out: &PathBuf, cmdline: &str) -> Result<(), String> {
