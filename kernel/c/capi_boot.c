@@ -47,7 +47,7 @@ static uint64_t protected_end(void) {
 
 static void quick_start(void) {
     kernel_main();
-    kprintf("  memory management up: %llu KB RAM, %llu KB used, bitmap at 0x%p, %llu firmware-hole frames marked used\n",
+    kprintf("  memory management up: %llu KB RAM, %llu KB used, bitmap at 0x%p, %llu frames outside usable RAM marked used\n",
             (unsigned long long)pmm_get_total_kb(), (unsigned long long)pmm_get_used_kb(),
             (void *)bitmap_addr, (unsigned long long)holes_marked);
     /* Every tier came up: a second init is refused. */
@@ -73,12 +73,16 @@ static void quick_start(void) {
     CHECK(quick_start_heap_mem && (uint64_t)quick_start_heap_mem % 16 == 0);
     CHECK(heap_free_checked(quick_start_heap_mem) == VALEN_ENOENT);
     expected_refusals++;
-    /* Every frame outside the firmware's usable RAM is held. */
+    /* Every frame outside the firmware's usable RAM is held: the first and
+     * last of each gap between usable regions, and of each other region. */
     for (uint64_t i = 0; i < boot_info->region_count; i++) {
         const struct valen_region *r = &boot_info->regions[i];
-        uint64_t a = (r->start + 0xFFF) & ~0xFFFULL;
-        if (!r->usable && a >= PMM_MIN_ALLOC_ADDR && a + PAGE_SIZE <= memory_size)
-            CHECK(pmm_mark_used_checked(a) == VALEN_EEXIST);
+        uint64_t edges[2] = {r->end & ~0xFFFULL, (r->start & ~0xFFFULL) - PAGE_SIZE};
+        if (!r->usable)
+            edges[0] = r->start & ~0xFFFULL, edges[1] = ((r->end + 0xFFF) & ~0xFFFULL) - PAGE_SIZE;
+        for (int e = 0; e < 2; e++)
+            if (edges[e] >= PMM_MIN_ALLOC_ADDR && edges[e] + PAGE_SIZE <= memory_size && !usable_until(edges[e]))
+                CHECK(pmm_mark_used_checked(edges[e]) == VALEN_EEXIST);
     }
 }
 

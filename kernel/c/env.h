@@ -234,31 +234,39 @@ static uint64_t expected_refusals;
 /* ---- pmm_init as Valen's boot code calls it ---- */
 
 /* pmm_init(start, size) knows only the RAM size; the boot code then marks
- * every frame the firmware map does not call usable (holes, ACPI, the
- * BIOS area) as used, so that the PMM never hands them out. The spec's
- * examples call pmm_init; this is what they get in this kernel. */
+ * every frame below it that the firmware map does not call usable RAM (the
+ * gaps such as the PCI hole, reserved and ACPI ranges) as used, so that the
+ * PMM never hands them out. The spec's examples call pmm_init; this is what
+ * they get in this kernel. */
 static uint64_t holes_marked; /* frames the first call marked */
+
+/* If the frame at a lies wholly inside a usable region: the first frame
+ * after that region (else 0). */
+static uint64_t usable_until(uint64_t a) {
+    for (uint64_t i = 0; i < boot_info->region_count; i++) {
+        const struct valen_region *r = &boot_info->regions[i];
+        if (r->usable && a >= r->start && a + PAGE_SIZE <= r->end)
+            return r->end & ~0xFFFULL;
+    }
+    return 0;
+}
+
 static void boot_pmm_init(uintptr_t start, uint64_t size) {
     static int done;
     (pmm_init)(start, size);
     if (done || pmm_get_total_kb() == 0)
         return;
     done = 1;
-    for (uint64_t i = 0; i < boot_info->region_count; i++) {
-        const struct valen_region *r = &boot_info->regions[i];
-        if (r->usable)
+    for (uint64_t a = PMM_MIN_ALLOC_ADDR; a + PAGE_SIZE <= size;) {
+        uint64_t next = usable_until(a);
+        if (next) {
+            a = next;
             continue;
-        uint64_t from = r->start & ~0xFFFULL;
-        uint64_t to = (r->end + 0xFFF) & ~0xFFFULL;
-        if (from < PMM_MIN_ALLOC_ADDR)
-            from = PMM_MIN_ALLOC_ADDR;
-        if (to > size)
-            to = size & ~0xFFFULL;
-        for (uint64_t a = from; a < to; a += PAGE_SIZE) {
-            int rc = pmm_mark_used_checked(a);
-            CHECK(rc == VALEN_OK || rc == VALEN_EEXIST);
-            holes_marked += rc == VALEN_OK;
         }
+        int rc = pmm_mark_used_checked(a);
+        CHECK(rc == VALEN_OK || rc == VALEN_EEXIST);
+        holes_marked += rc == VALEN_OK;
+        a += PAGE_SIZE;
     }
 }
 #define pmm_init(start, size) boot_pmm_init(start, size)

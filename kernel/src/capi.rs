@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!  kmain: serial, boot info, GDT/IDT, fault handler
-//!    -> boot tables: drop the identity map (all RAM stays at the direct map)
+//!    -> boot tables: the direct map extended past the first GiB to all RAM
+//!       (2 MiB pages, page directories in the kernel image), identity map dropped
 //!    -> valen_c_kernel(boot info)        c/capi_boot.c, compiled by the system cc
 //!         Quick Start: pmm_init (bitmap after the kernel image), paging_init
 //!         (adopts these tables), vmm_init, heap_init; then every spec example
@@ -31,15 +32,39 @@ use crate::boot::BootInfo;
 use crate::cpu::fault::{probe, Access};
 use crate::kprintln;
 use core::alloc::{GlobalAlloc, Layout};
+use core::cell::UnsafeCell;
 use core::ffi::c_void;
+use valen_mm::arch::x86_64::X86Mmu;
+use valen_mm::arch::Mmu;
 use valen_mm::layout::DIRECT_MAP_BASE;
-use valen_mm::{RegionKind, VirtAddr};
+use valen_mm::{RegionKind, VirtAddr, KERNEL_VIRT_OFFSET};
 
 /// Most regions handed to C (the C side's `VALEN_MAX_REGIONS`).
 const MAX_REGIONS: usize = 64;
 /// How much of physical memory the boot tables map at the direct map
 /// (`entry.s`: one page directory of 2 MiB pages).
 const BOOT_DIRECT_MAP: u64 = 1 << 30;
+/// Page directories that extend the direct map, one per GiB after the first.
+const EXTRA_PDS: usize = 31;
+/// The most physical memory the C boot's direct map reaches: 32 GiB.
+const DIRECT_MAP_LIMIT: u64 = BOOT_DIRECT_MAP * (EXTRA_PDS as u64 + 1);
+/// Entry bits: present, writable, and (in a page directory) a 2 MiB page.
+const PRESENT_WRITE: u64 = 0x3;
+const HUGE: u64 = 0x80;
+const NO_EXECUTE: u64 = 1 << 63;
+/// The address bits of a table entry.
+const ENTRY_ADDR: u64 = 0x000F_FFFF_FFFF_F000;
+
+/// The page directories of the direct map past the first GiB, in the
+/// kernel image (so the PMM never hands their frames out).
+#[repr(C, align(4096))]
+struct DirectMapTables(UnsafeCell<[[u64; 512]; EXTRA_PDS]>);
+
+// SAFETY: written only by `extend_direct_map`, on the one CPU, before the
+// hand-over; after that only the MMU (and the C API's page walks) read them.
+unsafe impl Sync for DirectMapTables {}
+
+static DIRECT_MAP_PDS: DirectMapTables = DirectMapTables(UnsafeCell::new([[0; 512]; EXTRA_PDS]));
 
 /// `struct valen_region` of `c/env.h`.
 #[repr(C)]
@@ -175,10 +200,86 @@ fn prepare(boot: &BootInfo) -> Result<CBoot, &'static str> {
         }
     }
     info.region_count = regions.len() as u64;
-    if info.max_physical_addr > BOOT_DIRECT_MAP {
-        return Err("the C boot runs on the boot tables, whose direct map covers 1 GiB: boot it with at most 1G of RAM");
+    if regions
+        .iter()
+        .any(|r| is_ram(r.kind) && r.end.as_u64() > DIRECT_MAP_LIMIT)
+    {
+        return Err("RAM above 32 GiB: the C boot's direct map stops there");
     }
     Ok(info)
+}
+
+/// Whether the direct map covers a region of this kind (RAM of any use).
+fn is_ram(kind: RegionKind) -> bool {
+    !matches!(kind, RegionKind::Reserved | RegionKind::Bad)
+}
+
+/// Reads CR3: the physical address of the active PML4.
+fn pml4_phys() -> u64 {
+    let cr3: u64;
+    // SAFETY: reading CR3 has no side effects.
+    unsafe {
+        core::arch::asm!("mov {}, cr3", out(reg) cr3, options(nomem, nostack, preserves_flags))
+    };
+    cr3 & ENTRY_ADDR
+}
+
+/// Reloads CR3, flushing every non-global translation.
+///
+/// # Safety
+/// The active tables must map everything in use (code, stack, data).
+unsafe fn reload_cr3() {
+    let cr3 = pml4_phys();
+    // SAFETY: the same tables again (the caller's promise covers them).
+    unsafe { core::arch::asm!("mov cr3, {}", in(reg) cr3, options(nostack, preserves_flags)) };
+}
+
+/// The C API needs all RAM at the direct map; the boot tables map only the
+/// first GiB there. Maps every 2 MiB that holds RAM past it (read-write,
+/// no-execute where the CPU has NX) through page directories in the kernel
+/// image, hung into the boot tables' direct-map PDPT. Returns how many
+/// 2 MiB pages it added.
+fn extend_direct_map(boot: &BootInfo) -> u64 {
+    const TWO_MIB: u64 = 2 << 20;
+    let nx = if X86Mmu.has_nx() { NO_EXECUTE } else { 0 };
+    let pml4 = (DIRECT_MAP_BASE + pml4_phys()) as *const u64;
+    // SAFETY: the boot tables' frames are below 1 GiB, which the direct map
+    // reaches; entry 256 is the direct map's PDPT (`entry.s`).
+    let pdpt_phys = unsafe { pml4.add(256).read_volatile() } & ENTRY_ADDR;
+    let pdpt = (DIRECT_MAP_BASE + pdpt_phys) as *mut u64;
+    let pds = DIRECT_MAP_PDS.0.get();
+    let mut added = 0;
+    for r in boot
+        .firmware_map
+        .regions()
+        .iter()
+        .filter(|r| is_ram(r.kind))
+    {
+        let start = (r.start.as_u64() / TWO_MIB * TWO_MIB).max(BOOT_DIRECT_MAP);
+        let end = r.end.as_u64().div_ceil(TWO_MIB) * TWO_MIB;
+        for chunk in (start..end.min(DIRECT_MAP_LIMIT)).step_by(TWO_MIB as usize) {
+            let gib = (chunk / BOOT_DIRECT_MAP) as usize;
+            let slot = ((chunk / TWO_MIB) % 512) as usize;
+            // SAFETY: `gib` is 1..=EXTRA_PDS (the range stops at the limit);
+            // nothing else touches these tables before the hand-over.
+            let entry = unsafe { &mut (*pds)[gib - 1][slot] };
+            if *entry == 0 {
+                *entry = chunk | PRESENT_WRITE | HUGE | nx;
+                added += 1;
+            }
+        }
+    }
+    for gib in 1..=EXTRA_PDS {
+        // SAFETY: as above; a shared read of one table.
+        let pd = unsafe { &(*pds)[gib - 1] };
+        if pd.iter().any(|&e| e != 0) {
+            let pd_phys = pd.as_ptr() as u64 - KERNEL_VIRT_OFFSET;
+            // SAFETY: an empty slot of the direct map's PDPT (the boot
+            // tables fill only slot 0), pointing at a complete table.
+            unsafe { pdpt.add(gib).write_volatile(pd_phys | PRESENT_WRITE) };
+        }
+    }
+    added
 }
 
 /// Removes the boot tables' identity map of the first GiB (PML4 entry 0):
@@ -225,9 +326,13 @@ fn rust_allocates_from_the_c_heap() -> bool {
 /// returns `(passed, failed)`.
 pub fn run(boot: &BootInfo) -> Result<(u32, u32), &'static str> {
     let info = prepare(boot)?;
+    let added = extend_direct_map(boot);
     drop_identity_map();
     kprintln!(
-        "capi: identity map removed; handing memory management to C (RAM up to {:#x})",
+        "capi: boot tables: direct map of the first GiB plus {added} x 2 MiB, identity map removed"
+    );
+    kprintln!(
+        "capi: handing memory management to C (usable RAM up to {:#x})",
         info.max_physical_addr
     );
     let (mut passed, mut failed) = (0u32, 0u32);

@@ -30,7 +30,7 @@ const USAGE: &str = "usage: cargo xtask <run | test | bench | demo | iso> [optio
             --timeout SECS    wall-clock limit (default 300)
             --capi            the C API boot: the kernel hands memory management
                               to a C file linked with the C API's static library,
-                              which runs the spec's examples (at most 1G of RAM)
+                              which runs the spec's examples (RAM up to 32G)
   test    run every test: host tests, the no_std build for x86_64-unknown-none,
           then the QEMU matrix (10M..16G on pc and q35, PVH and GRUB, the
           deliberate crashes, the C API boot)

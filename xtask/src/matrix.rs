@@ -207,17 +207,24 @@ fn crash_boots(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<
     Ok(())
 }
 
-/// The C API boot: memory management and the spec's examples in C. Passes
-/// only if the run passes and every example printed its `ok` line.
+/// The C API boot: memory management and the spec's examples in C, on
+/// 4 GiB of `q35` (RAM below and above the PCI hole). Passes only if the
+/// run passes and every example printed its `ok` line.
 fn capi_boot(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
-    let mem = Mem::parse("128M")?;
-    print!("[capi] {:>5} pc  qemu64 PVH  C boot ... ", mem.label);
+    let mem = Mem::parse("4G")?;
+    let machine = Machine::Q35;
+    print!(
+        "[capi] {:>5} {:<3} {:<6} PVH  C API ... ",
+        mem.label,
+        machine.name(),
+        cpu_for(machine)
+    );
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let mut report = qemu::boot(&BootSpec {
         mem: &mem,
-        machine: Machine::Pc,
-        cpu: cpu_for(Machine::Pc),
+        machine,
+        cpu: cpu_for(machine),
         path: BootPath::Pvh,
         image: elf,
         symbols: elf,
@@ -246,7 +253,7 @@ fn capi_boot(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<()
     }
     rows.push(Row {
         mem: mem.label,
-        machine: Machine::Pc,
+        machine,
         path: BootPath::Pvh,
         note: "C API",
         must_fail: false,
