@@ -223,12 +223,19 @@ static int checks_failed;
  * must equal this at the end. */
 static uint64_t expected_refusals;
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            kprintf("  CHECK failed: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-            checks_failed++;                                                 \
-        }                                                                    \
+/* The source file's name without its folders, where the compiler has it. */
+#ifdef __FILE_NAME__
+#define CHECK_FILE __FILE_NAME__
+#else
+#define CHECK_FILE __FILE__
+#endif
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            kprintf("  CHECK failed: %s:%d: %s\n", CHECK_FILE, __LINE__, #cond); \
+            checks_failed++;                                                     \
+        }                                                                        \
     } while (0)
 
 /* ---- pmm_init as Valen's boot code calls it ---- */

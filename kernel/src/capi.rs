@@ -171,7 +171,8 @@ extern "C" fn kernel_probe(addr: u64, write: i32) -> i32 {
     i32::from(unsafe { probe(virt, Access::Write(old)) }.is_err())
 }
 
-/// Why the C boot cannot start.
+/// The boot information C gets (`struct valen_boot`), or why the C boot
+/// cannot start.
 fn prepare(boot: &BootInfo) -> Result<CBoot, &'static str> {
     let mut info = CBoot {
         max_physical_addr: 0,

@@ -1,4 +1,5 @@
-//! Building the test kernel (its own workspace in `kernel/`) and a GRUB ISO of it.
+//! Building the test kernel (its own workspace in `kernel/`), its C API boot
+//! (feature `capi`) and a GRUB ISO of it.
 
 use crate::setup;
 use std::path::PathBuf;
@@ -147,5 +148,33 @@ pub fn iso(kernel: &PathBuf, out: &PathBuf, cmdline: &str) -> Result<(), String>
             output.status,
             String::from_utf8_lossy(&output.stderr)
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_with(oks: &[&str], extra: &str) -> String {
+        let mut log = String::from("c: the C kernel runs\n");
+        for name in oks {
+            log.push_str(&format!("ok {name}\r\n"));
+        }
+        log.push_str(extra);
+        log
+    }
+
+    #[test]
+    fn a_capi_log_passes_only_with_every_ok_and_no_fail() {
+        assert_eq!(
+            check_capi_log(&log_with(&CAPI_OKS, "12 passed, 0 failed\n")),
+            None
+        );
+        let missing = check_capi_log(&log_with(&CAPI_OKS[1..], "")).unwrap();
+        assert!(missing.contains("quick_start"), "{missing}");
+        let failed = check_capi_log(&log_with(&CAPI_OKS, "FAIL paging: 1 checks failed\n"));
+        assert!(failed.unwrap().contains("FAIL paging"));
+        // A name that is only a prefix of a printed line does not count.
+        assert!(check_capi_log(&log_with(&CAPI_OKS[..11], "ok rust_global_alloc_x\n")).is_some());
     }
 }
