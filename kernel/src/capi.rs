@@ -23,8 +23,10 @@
 //! Linking: the library is the C API's kernel staticlib built with fat LTO
 //! (cargo profile `kernel-lib`): one object whose only global symbols are
 //! the C functions; valen-mm, core and its panic handler are internal to it,
-//! so it sits beside this kernel's own core and valen-mm without a clash
-//! (it needs only `memcpy` and `memset`, which the kernel provides). A panic
+//! so it sits beside this kernel's own core and valen-mm without a clash.
+//! It needs only `memcpy` and `memset`; the archive's other members are
+//! `compiler_builtins`, the same sysroot build as the kernel's, so the linker
+//! takes each intrinsic once, from either copy. A panic
 //! inside the library stops in its own handler (a loop); the run then ends
 //! at the runner's time limit and fails.
 
