@@ -21,7 +21,8 @@ const C_TESTS: &str = "crates/valen-mm-c/tests/c";
 /// hosted build maps at 1 GiB: `_kernel_end` as a linker script would set it.
 const KERNEL_END_SYMBOL: &str = "-Wl,--defsym,_kernel_end=0x40400000";
 
-fn target_dir(root: &Path) -> PathBuf {
+/// The workspace's cargo target folder.
+pub fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 

@@ -28,8 +28,12 @@ const USAGE: &str = "usage: cargo xtask <run | test | bench | demo | iso> [optio
             --grub            boot through GRUB (multiboot2) instead of PVH
             --gdb             wait for gdb on :1234 (no time limit)
             --timeout SECS    wall-clock limit (default 300)
+            --capi            the C API boot: the kernel hands memory management
+                              to a C file linked with the C API's static library,
+                              which runs the spec's examples (RAM up to 32G)
   test    run every test: host tests, the no_std build for x86_64-unknown-none,
-          then the QEMU matrix (10M..16G on pc and q35, PVH and GRUB)
+          then the QEMU matrix (10M..16G on pc and q35, PVH and GRUB, the
+          deliberate crashes, the C API boot)
             --timeout SECS    wall-clock limit per boot (default 180)
             --no-qemu         stop after the host tests and the builds
   bench   run the benchmarks against the peer crates and print the tables
@@ -86,6 +90,7 @@ struct Options {
     gdb: bool,
     timeout: Option<Duration>,
     no_qemu: bool,
+    capi: bool,
 }
 
 fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
@@ -97,6 +102,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
         gdb: false,
         timeout: None,
         no_qemu: false,
+        capi: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -111,6 +117,7 @@ fn parse_options(args: &[String], allowed: &[&str]) -> Result<Options, String> {
             "--grub" => o.grub = true,
             "--gdb" => o.gdb = true,
             "--no-qemu" => o.no_qemu = true,
+            "--capi" => o.capi = true,
             "--timeout" => {
                 let v = value()?;
                 let secs: u64 = v.parse().map_err(|_| format!("bad --timeout {v:?}"))?;
@@ -132,10 +139,15 @@ fn run(args: &[String]) -> Result<(), String> {
             "--grub",
             "--gdb",
             "--timeout",
+            "--capi",
         ],
     )?;
     setup::ensure_qemu()?;
-    let elf = kernel::build()?;
+    let elf = if o.capi {
+        kernel::build_capi()?
+    } else {
+        kernel::build()?
+    };
     let (path, image) = if o.grub {
         let iso = setup::root().join("target").join("valen.iso");
         kernel::iso(&elf, &iso, &qemu::cmdline(&o.mem))?;
@@ -162,7 +174,11 @@ fn run(args: &[String]) -> Result<(), String> {
         echo: true,
         extra_cmdline: "",
     })?;
-    match report.failure {
+    let failure = match report.failure {
+        None if o.capi => kernel::check_capi_log(&report.log),
+        other => other,
+    };
+    match failure {
         None => {
             println!(
                 "\nQEMU exited with the success code ({:.1} s)",
@@ -188,11 +204,16 @@ fn test(args: &[String]) -> Result<(), String> {
     ])?;
     capi::test()?;
     let elf = kernel::build()?;
+    let capi_elf = kernel::build_capi()?;
     if o.no_qemu {
         return Ok(());
     }
     setup::ensure_qemu()?;
-    matrix::run(&elf, o.timeout.unwrap_or(Duration::from_secs(180)))
+    matrix::run(
+        &elf,
+        &capi_elf,
+        o.timeout.unwrap_or(Duration::from_secs(180)),
+    )
 }
 
 fn bench(args: &[String]) -> Result<(), String> {

@@ -1,6 +1,8 @@
 //! The QEMU matrix of `cargo xtask test`: every RAM size on both machine
-//! types through PVH, and GRUB on a few, each with a wall-clock limit, a
-//! progress line per boot and a summary table at the end.
+//! types through PVH, and GRUB on a few, the deliberate crashes, and the C
+//! API boot (the spec's examples in C on the kernel static library), each
+//! with a wall-clock limit, a progress line per boot and a summary table at
+//! the end.
 
 use crate::kernel;
 use crate::qemu::{self, BootPath, BootSpec, Machine, Mem};
@@ -44,13 +46,16 @@ struct Row {
     mem: String,
     machine: Machine,
     path: BootPath,
-    /// What the boot checks, beyond the test suite (a deliberate crash).
+    /// What the boot checks, beyond the test suite (a deliberate crash, the C boot).
     note: &'static str,
+    /// Whether the boot must be judged a failure (the crashes).
+    must_fail: bool,
     report: qemu::BootReport,
 }
 
-/// Boots the whole matrix; fails if any boot fails.
-pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
+/// Boots the whole matrix (`elf`: the test kernel, `capi_elf`: its C API
+/// boot); fails if any boot fails.
+pub fn run(elf: &PathBuf, capi_elf: &PathBuf, timeout: Duration) -> Result<(), String> {
     let mut plan: Vec<(Mem, Machine, BootPath)> = Vec::new();
     for size in SIZES {
         for machine in [Machine::Pc, Machine::Q35] {
@@ -116,9 +121,11 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
             machine,
             path,
             note: "",
+            must_fail: false,
             report,
         });
     }
+    capi_boot(capi_elf, timeout, &mut rows)?;
 
     println!();
     println!();
@@ -133,10 +140,10 @@ pub fn run(elf: &PathBuf, timeout: Duration) -> Result<(), String> {
             format!("{} {}", r.path.name(), r.note).trim(),
             counts(&r.report),
             r.report.elapsed.as_secs_f64(),
-            match (&r.report.failure, r.note.is_empty()) {
+            match (&r.report.failure, r.must_fail) {
                 (Some(why), _) => why.as_str(),
-                (None, true) => "ok",
-                (None, false) => "ok (failed as it must)",
+                (None, false) => "ok",
+                (None, true) => "ok (failed as it must)",
             }
         );
     }
@@ -193,9 +200,65 @@ fn crash_boots(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<
             machine: Machine::Pc,
             path: BootPath::Pvh,
             note: arg,
+            must_fail: true,
             report,
         });
     }
+    Ok(())
+}
+
+/// The C API boot: memory management and the spec's examples in C, on
+/// 4 GiB of `q35` (RAM below and above the PCI hole). Passes only if the
+/// run passes and every example printed its `ok` line.
+fn capi_boot(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
+    let mem = Mem::parse("4G")?;
+    let machine = Machine::Q35;
+    print!(
+        "[capi] {:>5} {:<3} {:<6} PVH  C API ... ",
+        mem.label,
+        machine.name(),
+        cpu_for(machine)
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let mut report = qemu::boot(&BootSpec {
+        mem: &mem,
+        machine,
+        cpu: cpu_for(machine),
+        path: BootPath::Pvh,
+        image: elf,
+        symbols: elf,
+        gdb: false,
+        timeout,
+        echo: false,
+        extra_cmdline: "",
+    })?;
+    if report.failure.is_none() {
+        report.failure = kernel::check_capi_log(&report.log);
+    }
+    match &report.failure {
+        None => println!(
+            "ok ({}, {:.1} s)",
+            counts(&report),
+            report.elapsed.as_secs_f64()
+        ),
+        Some(why) => {
+            println!("FAILED: {why} ({:.1} s)", report.elapsed.as_secs_f64());
+            println!("  --- the C boot's log ---");
+            let start = report.log.find("capi:").unwrap_or(0);
+            for line in report.log[start..].lines() {
+                println!("  | {line}");
+            }
+        }
+    }
+    rows.push(Row {
+        mem: mem.label,
+        machine,
+        path: BootPath::Pvh,
+        note: "C API",
+        must_fail: false,
+        report,
+    });
     Ok(())
 }
 

@@ -15,7 +15,9 @@
 //! - kernel: `cargo build -p valen-mm-c --no-default-features --features
 //!   panic-handler --target x86_64-unknown-none` gives `libvalen_mm_c.a`, which
 //!   a C kernel links. It expects all RAM mapped at `DIRECT_MAP_BASE` and CR3
-//!   holding valid tables before `paging_init`.
+//!   holding valid tables before `paging_init`. With `--profile kernel-lib`
+//!   (fat LTO) its only global symbols are the C functions, so it also links
+//!   into a kernel with Rust code of its own (the test kernel's C API boot).
 //! - hosted (default feature `hosted`): the same API over a simulated machine
 //!   ([`hosted`]): `libvalen_mm_c.a` for C tests, `libvalen_mm_c.so` to
 //!   `LD_PRELOAD` as the allocator of any Linux program.

@@ -2,33 +2,7 @@
  * physical memory exhausted at two different points. */
 #include "kernel_env.h"
 
-/* ---- spec: Error Handling ---- */
-void robust_memory_allocation(void) {
-    void *buffer = malloc(1024);
-    if (!buffer) {
-        printf("Heap allocation failed\n");
-        return;
-    }
-
-    void *pages = vmm_alloc(4, PAGE_PRESENT | PAGE_WRITE);
-    if (!pages) {
-        printf("Virtual allocation failed\n");
-        free(buffer);
-        return;
-    }
-
-    void *phys = pmm_alloc_page();
-    if (!phys) {
-        printf("Physical allocation failed\n");
-        free(buffer);
-        return;
-    }
-
-    // Use memory...
-
-    free(buffer);
-}
-/* ---- end of spec ---- */
+#include "spec/error_handling.h"
 
 /* Every frame the PMM would hand out, taken (262144 frames of 1 GiB at most). */
 static void *held[VALEN_HOSTED_RAM_SIZE / 4096];

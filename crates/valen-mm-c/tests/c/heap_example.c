@@ -1,20 +1,7 @@
 /* The spec's heap example, and what its implementation notes promise. */
 #include "kernel_env.h"
 
-/* ---- spec: Allocation Example ---- */
-void heap_example(void) {
-    // Allocate memory
-    char *buffer = malloc(256);
-    if (buffer) {
-        // Use the memory
-        strcpy(buffer, "Hello from heap!");
-        printf("Heap buffer: %s\n", buffer);
-
-        // Free when done
-        free(buffer);
-    }
-}
-/* ---- end of spec ---- */
+#include "spec/heap_example.h"
 
 int main(void) {
     memory_up();

@@ -6,6 +6,10 @@
  * _kernel_end is defined at link time (--defsym, as a kernel's linker script
  * would) at PHYS_TO_VIRT(VALEN_HOSTED_KERNEL_END): the simulated kernel image
  * occupies 2 MiB .. 4 MiB of simulated RAM.
+ *
+ * The spec's example code itself is in spec/, one file per example, shared
+ * with the test kernel's C boot (kernel/c), which has its own environment
+ * header.
  */
 #ifndef KERNEL_ENV_H
 #define KERNEL_ENV_H

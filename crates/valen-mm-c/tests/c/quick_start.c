@@ -1,41 +1,7 @@
-/* The spec's Quick Start, verbatim, then what it promises. */
+/* The spec's Quick Start (spec/quick_start.h), then what it promises. */
 #include "kernel_env.h"
 
-static void *seen_phys_page, *seen_virt_mem, *seen_heap_mem;
-
-/* ---- spec: Quick Start (the locals are also recorded for the checks) ---- */
-#include <valen/pmm.h>
-#include <valen/vmm.h>
-#include <valen/heap.h>
-#include <valen/paging.h>
-
-void kernel_main(void) {
-    // Initialize memory management
-    pmm_init(bitmap_addr, memory_size);
-    paging_init();
-    vmm_init();
-    heap_init();
-
-    // Allocate physical page
-    void *phys_page = pmm_alloc_page();
-
-    // Allocate virtual memory
-    void *virt_mem = vmm_alloc(1, PAGE_PRESENT | PAGE_WRITE);
-
-    // Allocate from kernel heap
-    void *heap_mem = malloc(1024);
-
-    // Use memory...
-    seen_phys_page = phys_page;
-    seen_virt_mem = virt_mem;
-    seen_heap_mem = heap_mem;
-    memset(heap_mem, 0xAB, 1024);
-
-    // Free when done
-    pmm_free_page(phys_page);
-    free(heap_mem);
-}
-/* ---- end of spec ---- */
+#include "spec/quick_start.h"
 
 int main(void) {
     kernel_main();
@@ -45,18 +11,18 @@ int main(void) {
     CHECK(vmm_init_checked() == VALEN_EALREADY);
     CHECK(heap_init_checked() == VALEN_EALREADY);
     /* A physical page at or above 2 MiB, page aligned, past the bitmap. */
-    uint64_t p = (uint64_t)seen_phys_page;
+    uint64_t p = (uint64_t)quick_start_phys_page;
     CHECK(p >= PMM_MIN_ALLOC_ADDR && p % PAGE_SIZE == 0);
     CHECK(p >= VIRT_TO_PHYS(bitmap_addr) + pmm_bitmap_bytes(memory_size));
     /* It was freed: freeing it again is refused. */
-    CHECK(pmm_free_page_checked(seen_phys_page) == VALEN_ENOENT);
+    CHECK(pmm_free_page_checked(quick_start_phys_page) == VALEN_ENOENT);
     /* One mapped page in the heap window. */
-    uint64_t v = (uint64_t)seen_virt_mem;
+    uint64_t v = (uint64_t)quick_start_virt_mem;
     CHECK(v >= VMM_HEAP_WINDOW_START && v < VMM_HEAP_WINDOW_END);
     CHECK(vmm_get_phys(v) != 0);
     /* The heap block was real memory, 16-byte aligned, and freed. */
-    CHECK(seen_heap_mem != NULL && (uint64_t)seen_heap_mem % 16 == 0);
-    CHECK(heap_free_checked(seen_heap_mem) == VALEN_ENOENT);
+    CHECK(quick_start_heap_mem != NULL && (uint64_t)quick_start_heap_mem % 16 == 0);
+    CHECK(heap_free_checked(quick_start_heap_mem) == VALEN_ENOENT);
     expected_refusals++;
     printf("RAM %llu KB, %llu KB used\n", (unsigned long long)pmm_get_total_kb(),
            (unsigned long long)pmm_get_used_kb());
