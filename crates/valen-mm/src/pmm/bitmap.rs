@@ -13,8 +13,13 @@
 //! words, so searches for long runs skip partly used regions wholesale. Both
 //! cost 1/64 bit per frame (plus 1/4096 for the levels above). A last map,
 //! one bit per 2 MiB chunk, says which chunks are entirely allocatable, so
-//! the PMM checks most frees with one load. About 1.034 bits per frame in all. Frames are plain numbers here (frame = address /
-//! 4 KiB); the PMM around it deals in typed addresses. Pure code: no `unsafe`.
+//! the PMM checks most frees with one load. About 1.034 bits per frame in all.
+//! Frames are plain numbers here (frame = address / 4 KiB); the PMM around
+//! it deals in typed addresses. Pure code but for one thing: the two
+//! single-frame updates the PMM calls on its hot path
+//! ([`FrameBitmap::take_if_free`], [`FrameBitmap::release_one`]) skip the
+//! bounds check on the bitmap word; they are `unsafe fn`s whose callers
+//! prove the frame lies inside.
 
 use super::error::Corruption;
 use super::tree::{level_sizes, Tree};
@@ -209,6 +214,39 @@ impl<'a> FrameBitmap<'a> {
         w as u64 * 64 + bit as u64
     }
 
+    /// Takes `frame` if it is free, keeping the summaries and the free
+    /// count in step as [`alloc_one`](Self::alloc_one) does; `false` and
+    /// nothing changed if it is used.
+    ///
+    /// # Safety
+    ///
+    /// `frame < self.frames()`. The word is read without a bounds check:
+    /// this is the PMM's single-frame hot path, whose caller knows the frame
+    /// is inside.
+    #[inline]
+    pub unsafe fn take_if_free(&mut self, frame: u64) -> bool {
+        debug_assert!(frame < self.frames);
+        let w = (frame / 64) as usize;
+        let m = 1u64 << (frame % 64);
+        // SAFETY: `frame < frames` (the caller's promise), so `w` is below
+        // `words_for(frames)`, the length of `words`.
+        let word = unsafe { self.words.get_unchecked_mut(w) };
+        let old = *word;
+        if old & m != 0 {
+            return false;
+        }
+        let new = old | m;
+        *word = new;
+        self.taken = self.taken.wrapping_add(1);
+        if new == !0 {
+            self.has_free.clear(w);
+        }
+        if old == 0 {
+            self.empty.clear(w);
+        }
+        true
+    }
+
     /// Whether `frame` lies in a 2 MiB chunk made only of frames the bitmap
     /// was created free (allocatable ones): a one-load fast path for the
     /// PMM's checks of frees. `false` says nothing.
@@ -220,22 +258,34 @@ impl<'a> FrameBitmap<'a> {
             .is_some_and(|&w| w & (1 << (c % 64)) != 0)
     }
 
-    /// Frees one used frame (below [`frames`](Self::frames)); `false` and
-    /// nothing changed if it is already free.
+    /// Frees one used frame; `false` and nothing changed if it is already
+    /// free. The summaries change only when the word stops being full (or
+    /// turns entirely free), which a free from a random place in memory
+    /// rarely does even when memory is 95% used.
+    ///
+    /// # Safety
+    ///
+    /// `frame < self.frames()`. The word is read without a bounds check:
+    /// the PMM has just checked the frame against the chunk map or the
+    /// allocatable ranges, which both lie inside.
     #[inline]
-    pub fn release_one(&mut self, frame: u64) -> bool {
+    pub unsafe fn release_one(&mut self, frame: u64) -> bool {
+        debug_assert!(frame < self.frames);
         let w = (frame / 64) as usize;
         let m = 1u64 << (frame % 64);
-        let old = self.words[w];
+        // SAFETY: `frame < frames` (the caller's promise), so `w` is below
+        // `words_for(frames)`, the length of `words`.
+        let word = unsafe { self.words.get_unchecked_mut(w) };
+        let old = *word;
         if old & m == 0 {
             return false;
         }
         let new = old & !m;
-        self.words[w] = new;
+        *word = new;
         self.released = self.released.wrapping_add(1);
-        // Unconditional: cheaper than a branch on `old == !0`, which is
-        // unpredictable when memory is nearly full.
-        self.has_free.set(w);
+        if old == !0 {
+            self.has_free.set(w);
+        }
         if new == 0 {
             self.empty.set(w);
         }
@@ -429,8 +479,10 @@ mod tests {
         }
         // Word 2 turned full after frame 129: the hint moved past the used
         // words, and a frame freed behind it waits for the wrap-around.
-        assert!(b.release_one(5));
-        assert!(!b.release_one(5));
+        // SAFETY: frame 5 is inside the 8192 frames.
+        assert!(unsafe { b.release_one(5) });
+        // SAFETY: as above.
+        assert!(!unsafe { b.release_one(5) });
         assert_eq!(b.alloc_one(), Some(4100));
         assert_eq!(b.free_frames(), 8192 - 130 - 3970 - 1 + 1);
         assert_eq!(b.check(), Ok(()));

@@ -13,6 +13,7 @@ use super::bitmap::{FrameBitmap, CHUNK_FRAMES};
 use super::error::{Corruption, PmmError};
 use super::init::BitmapPlacement;
 use super::ranges::FrameRanges;
+use super::recent::Recent;
 use super::FIRST_FRAME;
 use crate::addr::{Frame, PhysAddr, PAGE_SIZE};
 use crate::frame_alloc::FrameAllocator;
@@ -30,6 +31,9 @@ pub struct Pmm<'a> {
     pub(super) allocatable: FrameRanges,
     pub(super) total_frames: u64,
     pub(super) placement: BitmapPlacement,
+    /// Frames freed one at a time, newest first: single-frame allocation
+    /// takes these before it searches (recent.rs).
+    pub(super) recent: Recent,
 }
 
 /// The frame with number `n` (always valid: the bitmap covers less than 2^40 frames).
@@ -60,9 +64,20 @@ impl Pmm<'_> {
     }
 
     /// One free frame, or `None` when memory is exhausted. Near-constant
-    /// time: next fit through the summary, never a scan from the start.
+    /// time: the frame freed most recently by [`free_page`](Self::free_page)
+    /// if it is still free (its bitmap word is in the CPU's cache), else next
+    /// fit through the summary, never a scan from the start.
     #[inline]
     pub fn alloc_page(&mut self) -> Option<Frame> {
+        // Stale entries (taken meanwhile by a run, a mark or an allocation
+        // below a limit) are dropped: at most `RECENT_SLOTS` of them.
+        while let Some(f) = self.recent.pop() {
+            // SAFETY: `recent` only holds frames `release` freed, and those
+            // are below `frames()` (its own precondition).
+            if unsafe { self.bitmap.take_if_free(f) } {
+                return Some(frame(f));
+            }
+        }
         self.bitmap.alloc_one().map(frame)
     }
 
@@ -131,25 +146,37 @@ impl Pmm<'_> {
         if a % PAGE_SIZE != 0 || !self.bitmap.in_free_chunk(a / PAGE_SIZE) {
             return self.free_page_outside_chunks(a);
         }
-        self.release(a)
+        // SAFETY: a chunk is marked only when all of its frames lie in the
+        // ranges the bitmap was built from, which end by `frames()`; the
+        // chunk map never changes after that.
+        unsafe { self.release(a) }
     }
 
     /// [`free_page`](Self::free_page) for an address the chunk map does not
     /// vouch for: checked against the allocatable ranges.
     #[inline(never)]
     fn free_page_outside_chunks(&mut self, a: u64) -> Result<(), PmmError> {
-        if a % PAGE_SIZE != 0 || !self.allocatable.contains(a / PAGE_SIZE) {
+        let f = a / PAGE_SIZE;
+        if a % PAGE_SIZE != 0 || f >= self.bitmap.frames() || !self.allocatable.contains(f) {
             return Err(self.why_not_allocatable(a));
         }
-        self.release(a)
+        // SAFETY: `f < frames()`, checked just above.
+        unsafe { self.release(a) }
     }
 
-    /// Frees the allocatable frame at `a`, unless it is already free.
+    /// Frees the allocatable frame at `a`, unless it is already free, and
+    /// offers it to the next single-frame allocation.
+    ///
+    /// # Safety
+    ///
+    /// `a / PAGE_SIZE < self.bitmap.frames()`.
     #[inline]
-    fn release(&mut self, a: u64) -> Result<(), PmmError> {
-        if !self.bitmap.release_one(a / PAGE_SIZE) {
+    unsafe fn release(&mut self, a: u64) -> Result<(), PmmError> {
+        // SAFETY: the caller's promise.
+        if !unsafe { self.bitmap.release_one(a / PAGE_SIZE) } {
             return Err(PmmError::DoubleFree { addr: a });
         }
+        self.recent.push(a / PAGE_SIZE);
         Ok(())
     }
 
