@@ -232,10 +232,10 @@ impl<'a> FrameBitmap<'a> {
         // `words_for(frames)`, the length of `words`.
         let word = unsafe { self.words.get_unchecked_mut(w) };
         let old = *word;
-        if old & m != 0 {
+        let new = old | m;
+        if new == old {
             return false;
         }
-        let new = old | m;
         *word = new;
         self.taken = self.taken.wrapping_add(1);
         if new == !0 {
@@ -277,10 +277,10 @@ impl<'a> FrameBitmap<'a> {
         // `words_for(frames)`, the length of `words`.
         let word = unsafe { self.words.get_unchecked_mut(w) };
         let old = *word;
-        if old & m == 0 {
+        let new = old & !m;
+        if new == old {
             return false;
         }
-        let new = old & !m;
         *word = new;
         self.released = self.released.wrapping_add(1);
         if old == !0 {
