@@ -69,12 +69,30 @@ impl Pmm<'_> {
     /// fit through the summary, never a scan from the start.
     #[inline]
     pub fn alloc_page(&mut self) -> Option<Frame> {
-        // Stale entries (taken meanwhile by a run, a mark or an allocation
-        // below a limit) are dropped: at most `RECENT_SLOTS` of them.
-        while let Some(f) = self.recent.pop() {
-            // SAFETY: `recent` only holds frames `release` freed, and those
-            // are below `frames()` (its own precondition).
-            if unsafe { self.bitmap.take_if_free(f) } {
+        match self.take_recent() {
+            Some(f) => Some(frame(f)),
+            None => self.alloc_page_searching(),
+        }
+    }
+
+    /// The newest recently freed frame, taken, if it is still free.
+    #[inline]
+    fn take_recent(&mut self) -> Option<u64> {
+        let f = u64::from(self.recent.pop()?);
+        // SAFETY: `recent` only holds frames `release` freed, and those are
+        // below `frames()` (its own precondition).
+        unsafe { self.bitmap.take_if_free(f) }.then_some(f)
+    }
+
+    /// [`alloc_page`](Self::alloc_page) when the newest recently freed frame
+    /// is gone (or taken meanwhile by a run, a mark or an allocation below a
+    /// limit): the next entries, then next fit through the summary. At most
+    /// [`RECENT_SLOTS`](super::recent::RECENT_SLOTS) stale entries are
+    /// dropped.
+    #[inline(never)]
+    fn alloc_page_searching(&mut self) -> Option<Frame> {
+        while !self.recent.is_empty() {
+            if let Some(f) = self.take_recent() {
                 return Some(frame(f));
             }
         }

@@ -11,11 +11,16 @@
 //!                 limited allocation): drop it and pop the next
 //! ```
 //!
-//! A fixed stack of [`RECENT_SLOTS`] frame numbers; a free that finds it
-//! full is not recorded (the frame is free in the bitmap all the same, and
-//! the next-fit search finds it). Entries are hints, never promises: nothing
-//! here says a frame is free, so double-free detection, statistics and every
-//! other call read the bitmap as before. Pure code: no `unsafe`.
+//! A fixed stack of [`RECENT_SLOTS`] frame numbers, kept to their low 32
+//! bits: a number known to fit 32 bits spares the caller a range check when
+//! it turns it into an address, and the entries take 128 bytes. Above 16 TiB
+//! of RAM an entry may name a lower frame than the one freed; that is just
+//! another hint (below the freed frame, so inside the bitmap), taken if that
+//! frame is free and skipped if not, like a stale one. A free that finds the
+//! stack full is not recorded: the frame is free in the bitmap all the same,
+//! and the next-fit search finds it. Entries are hints, never promises:
+//! nothing here says a frame is free, so double-free detection, statistics
+//! and every other call read the bitmap as before. Pure code: no `unsafe`.
 
 /// Frame numbers the stack holds.
 pub(crate) const RECENT_SLOTS: usize = 32;
@@ -24,7 +29,7 @@ pub(crate) const RECENT_SLOTS: usize = 32;
 pub(crate) struct Recent {
     /// Entries held, at most [`RECENT_SLOTS`]; the newest is `slots[len - 1]`.
     len: usize,
-    slots: [u64; RECENT_SLOTS],
+    slots: [u32; RECENT_SLOTS],
 }
 
 impl Recent {
@@ -36,24 +41,31 @@ impl Recent {
         }
     }
 
-    /// Records `frame` as the newest entry, unless the stack is full.
+    /// Records `frame` (its low 32 bits) as the newest entry, unless the
+    /// stack is full.
     #[inline]
     pub(crate) fn push(&mut self, frame: u64) {
         if let Some(slot) = self.slots.get_mut(self.len) {
-            *slot = frame;
+            *slot = frame as u32;
             self.len += 1;
         }
     }
 
     /// Removes and returns the newest entry.
     #[inline]
-    pub(crate) fn pop(&mut self) -> Option<u64> {
+    pub(crate) fn pop(&mut self) -> Option<u32> {
         // An empty stack wraps `len - 1` past the end: one comparison
         // answers both "empty?" and "in bounds?".
         let top = self.len.wrapping_sub(1);
         let frame = *self.slots.get(top)?;
         self.len = top;
         Some(frame)
+    }
+
+    /// Whether the stack holds no entry.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Entries held (stale ones included).
@@ -88,10 +100,17 @@ mod tests {
             r.push(100 + f);
         }
         assert_eq!(r.len(), RECENT_SLOTS);
-        for f in (0..RECENT_SLOTS as u64).rev() {
+        for f in (0..RECENT_SLOTS as u32).rev() {
             assert_eq!(r.pop(), Some(100 + f));
         }
         assert_eq!(r.pop(), None);
         assert_eq!(r.len(), 0);
+    }
+
+    #[test]
+    fn frames_past_32_bits_keep_their_low_bits() {
+        let mut r = Recent::new();
+        r.push((1 << 32) + 5);
+        assert_eq!(r.pop(), Some(5));
     }
 }
