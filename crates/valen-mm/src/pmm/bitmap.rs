@@ -238,13 +238,24 @@ impl<'a> FrameBitmap<'a> {
         }
         *word = new;
         self.taken = self.taken.wrapping_add(1);
+        if new == !0 || old == 0 {
+            self.summaries_after_take(w, old, new);
+        }
+        true
+    }
+
+    /// The summary updates after word `w` went from `old` to `new` by a
+    /// single-frame take that made it full or had found it empty: rare, out
+    /// of line.
+    #[cold]
+    #[inline(never)]
+    fn summaries_after_take(&mut self, w: usize, old: u64, new: u64) {
         if new == !0 {
             self.has_free.clear(w);
         }
         if old == 0 {
             self.empty.clear(w);
         }
-        true
     }
 
     /// Whether `frame` lies in a 2 MiB chunk made only of frames the bitmap
@@ -283,13 +294,24 @@ impl<'a> FrameBitmap<'a> {
         }
         *word = new;
         self.released = self.released.wrapping_add(1);
+        if old == !0 || new == 0 {
+            self.summaries_after_release(w, old, new);
+        }
+        true
+    }
+
+    /// The summary updates after word `w` went from `old` to `new` by a
+    /// single-frame release that found it full or made it empty: rare, out
+    /// of line.
+    #[cold]
+    #[inline(never)]
+    fn summaries_after_release(&mut self, w: usize, old: u64, new: u64) {
         if old == !0 {
             self.has_free.set(w);
         }
         if new == 0 {
             self.empty.set(w);
         }
-        true
     }
 
     /// Takes the lowest free frame, if it lies below frame `limit`.

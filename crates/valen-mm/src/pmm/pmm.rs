@@ -89,6 +89,7 @@ impl Pmm<'_> {
     /// limit): the next entries, then next fit through the summary. At most
     /// [`RECENT_SLOTS`](super::recent::RECENT_SLOTS) stale entries are
     /// dropped.
+    #[cold]
     #[inline(never)]
     fn alloc_page_searching(&mut self) -> Option<Frame> {
         while !self.recent.is_empty() {
@@ -157,17 +158,20 @@ impl Pmm<'_> {
     #[inline]
     pub fn free_page(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
         let a = addr.as_u64();
-        // One load and test for every way the address can be wrong: an
-        // aligned frame in a 2 MiB chunk that is entirely allocatable lies
-        // inside RAM, above 2 MiB and outside every reserved region. Frames
-        // of other chunks take the slower path, which says what is wrong.
-        if a % PAGE_SIZE != 0 || !self.bitmap.in_free_chunk(a / PAGE_SIZE) {
+        // The frame number if `a` is aligned; else the offset bits rotate to
+        // the top and the number lies past every chunk. So one load and test
+        // covers every way the address can be wrong: an aligned frame in a
+        // 2 MiB chunk that is entirely allocatable lies inside RAM, above
+        // 2 MiB and outside every reserved region. Frames of other chunks
+        // take the slower path, which says what is wrong.
+        let f = a.rotate_right(PAGE_SIZE.trailing_zeros());
+        if !self.bitmap.in_free_chunk(f) {
             return self.free_page_outside_chunks(a);
         }
         // SAFETY: a chunk is marked only when all of its frames lie in the
         // ranges the bitmap was built from, which end by `frames()`; the
         // chunk map never changes after that.
-        unsafe { self.release(a) }
+        unsafe { self.release(f) }
     }
 
     /// [`free_page`](Self::free_page) for an address the chunk map does not
@@ -179,22 +183,24 @@ impl Pmm<'_> {
             return Err(self.why_not_allocatable(a));
         }
         // SAFETY: `f < frames()`, checked just above.
-        unsafe { self.release(a) }
+        unsafe { self.release(f) }
     }
 
-    /// Frees the allocatable frame at `a`, unless it is already free, and
+    /// Frees the allocatable frame `f`, unless it is already free, and
     /// offers it to the next single-frame allocation.
     ///
     /// # Safety
     ///
-    /// `a / PAGE_SIZE < self.bitmap.frames()`.
+    /// `f < self.bitmap.frames()`.
     #[inline]
-    unsafe fn release(&mut self, a: u64) -> Result<(), PmmError> {
+    unsafe fn release(&mut self, f: u64) -> Result<(), PmmError> {
         // SAFETY: the caller's promise.
-        if !unsafe { self.bitmap.release_one(a / PAGE_SIZE) } {
-            return Err(PmmError::DoubleFree { addr: a });
+        if !unsafe { self.bitmap.release_one(f) } {
+            return Err(PmmError::DoubleFree {
+                addr: f * PAGE_SIZE,
+            });
         }
-        self.recent.push(a / PAGE_SIZE);
+        self.recent.push(f);
         Ok(())
     }
 
