@@ -36,6 +36,14 @@ pub struct Pmm<'a> {
     pub(super) recent: Recent,
 }
 
+/// The error for freeing frame `f`, which is free already.
+#[cold]
+fn double_free(f: u64) -> PmmError {
+    PmmError::DoubleFree {
+        addr: f * PAGE_SIZE,
+    }
+}
+
 /// The frame with number `n` (always valid: the bitmap covers less than 2^40 frames).
 fn frame(n: u64) -> Frame {
     Frame::containing(PhysAddr::new_truncate(n * PAGE_SIZE))
@@ -196,9 +204,7 @@ impl Pmm<'_> {
     unsafe fn release(&mut self, f: u64) -> Result<(), PmmError> {
         // SAFETY: the caller's promise.
         if !unsafe { self.bitmap.release_one(f) } {
-            return Err(PmmError::DoubleFree {
-                addr: f * PAGE_SIZE,
-            });
+            return Err(double_free(f));
         }
         self.recent.push(f);
         Ok(())
