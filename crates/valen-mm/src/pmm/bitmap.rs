@@ -220,16 +220,16 @@ impl<'a> FrameBitmap<'a> {
     ///
     /// # Safety
     ///
-    /// `frame < self.frames()`. The word is read without a bounds check:
-    /// this is the PMM's single-frame hot path, whose caller knows the frame
-    /// is inside.
+    /// `frame < self.frames()`, or `frame == 0` (the bitmap always has a
+    /// word). The word is read without a bounds check: this is the PMM's
+    /// single-frame hot path, whose caller knows the frame is inside.
     #[inline]
     pub unsafe fn take_if_free(&mut self, frame: u64) -> bool {
-        debug_assert!(frame < self.frames);
+        debug_assert!(frame < self.frames || frame == 0);
         let w = (frame / 64) as usize;
         let m = 1u64 << (frame % 64);
-        // SAFETY: `frame < frames` (the caller's promise), so `w` is below
-        // `words_for(frames)`, the length of `words`.
+        // SAFETY: `frame < frames` or `frame == 0` (the caller's promise), so
+        // `w` is below `words_for(frames)`, the length of `words` (at least 1).
         let word = unsafe { self.words.get_unchecked_mut(w) };
         let old = *word;
         let new = old | m;

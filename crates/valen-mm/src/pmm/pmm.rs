@@ -77,35 +77,34 @@ impl Pmm<'_> {
     /// fit through the summary, never a scan from the start.
     #[inline]
     pub fn alloc_page(&mut self) -> Option<Frame> {
-        match self.take_recent() {
-            Some(f) => Some(frame(f)),
-            None => self.alloc_page_searching(),
-        }
-    }
-
-    /// The newest recently freed frame, taken, if it is still free.
-    #[inline]
-    fn take_recent(&mut self) -> Option<u64> {
-        let f = u64::from(self.recent.pop()?);
-        // SAFETY: `recent` only holds frames `release` freed, and those are
-        // below `frames()` (its own precondition).
-        unsafe { self.bitmap.take_if_free(f) }.then_some(f)
+        let f = u64::from(self.recent.take_newest());
+        // SAFETY: `recent` only holds frames `release` freed, which are below
+        // `frames()` (its own precondition), or lower numbers (see recent.rs),
+        // or 0 for none, which the bitmap always has (and always used).
+        let f = if unsafe { self.bitmap.take_if_free(f) } {
+            f
+        } else {
+            self.alloc_page_searching()?
+        };
+        Some(frame(f))
     }
 
     /// [`alloc_page`](Self::alloc_page) when the newest recently freed frame
-    /// is gone (or taken meanwhile by a run, a mark or an allocation below a
-    /// limit): the next entries, then next fit through the summary. At most
-    /// [`RECENT_SLOTS`](super::recent::RECENT_SLOTS) stale entries are
-    /// dropped.
+    /// is gone (or was taken meanwhile by a run, a mark or an allocation
+    /// below a limit): the older entries, then next fit through the summary.
+    /// At most [`RECENT_SLOTS`](super::recent::RECENT_SLOTS) stale entries
+    /// are dropped. A frame number.
     #[cold]
     #[inline(never)]
-    fn alloc_page_searching(&mut self) -> Option<Frame> {
-        while !self.recent.is_empty() {
-            if let Some(f) = self.take_recent() {
-                return Some(frame(f));
+    fn alloc_page_searching(&mut self) -> Option<u64> {
+        while let Some(f) = self.recent.pop_older() {
+            let f = u64::from(f);
+            // SAFETY: as in `alloc_page`.
+            if unsafe { self.bitmap.take_if_free(f) } {
+                return Some(f);
             }
         }
-        self.bitmap.alloc_one().map(frame)
+        self.bitmap.alloc_one()
     }
 
     /// The lowest free frame if it lies below `limit` (for example
