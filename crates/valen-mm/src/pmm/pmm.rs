@@ -84,7 +84,12 @@ impl Pmm<'_> {
         let f = if unsafe { self.bitmap.take_if_free(f) } {
             f
         } else {
-            self.alloc_page_searching()?
+            let f = self.alloc_page_searching()?;
+            // SAFETY: a bit index of the bitmap, which has at most 2^34
+            // words (it covers at most 2^40 frames: addresses below 2^52).
+            // Known to the compiler, this drops the truncation in `frame`.
+            unsafe { core::hint::assert_unchecked(f < 1 << 40) };
+            f
         };
         Some(frame(f))
     }
