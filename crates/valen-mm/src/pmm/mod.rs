@@ -7,7 +7,7 @@
 //!       Recent       the frames freed last, which single-frame allocation
 //!                    takes first while they are still free (recent.rs)
 //!       FrameBitmap  1 bit per frame + "has-free" / "empty" summaries and a
-//!                    map of entirely allocatable 2 MiB chunks (bitmap.rs)
+//!                    map of entirely allocatable 64-frame chunks (bitmap.rs)
 //!         Tree         the summary levels (tree.rs); run searches (search.rs);
 //!                      run checks and updates (update.rs)
 //!       FrameRanges  the frames it may ever hand out (ranges.rs)
@@ -17,7 +17,7 @@
 //! (the frame freed last if it is still free, else next fit through the
 //! summary, never a scan from the start); a run search skips full words and,
 //! for long runs, whole 4096-frame groups without an entirely free word;
-//! bitmap and summaries take about 1.034 bits per frame, and the list of
+//! bitmap, summaries and chunk map take about 1.047 bits per frame, and the list of
 //! recently freed frames a fixed 144 bytes inside the `Pmm`.
 //!
 //! Everything the spec's PMM does (`pmm_init`, `pmm_alloc_page`,

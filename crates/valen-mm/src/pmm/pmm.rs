@@ -9,7 +9,7 @@
 //!
 //! [`LockedPmm`]: super::LockedPmm
 
-use super::bitmap::{FrameBitmap, CHUNK_FRAMES};
+use super::bitmap::FrameBitmap;
 use super::error::{Corruption, PmmError};
 use super::init::BitmapPlacement;
 use super::ranges::FrameRanges;
@@ -173,9 +173,9 @@ impl Pmm<'_> {
         // The frame number if `a` is aligned; else the offset bits rotate to
         // the top and the number lies past every chunk. So one load and test
         // covers every way the address can be wrong: an aligned frame in a
-        // 2 MiB chunk that is entirely allocatable lies inside RAM, above
-        // 2 MiB and outside every reserved region. Frames of other chunks
-        // take the slower path, which says what is wrong.
+        // chunk (64 frames) that is entirely allocatable lies inside RAM,
+        // above 2 MiB and outside every reserved region. Frames of other
+        // chunks take the slower path, which says what is wrong.
         let f = a.rotate_right(PAGE_SIZE.trailing_zeros());
         if !self.bitmap.in_free_chunk(f) {
             return self.free_page_outside_chunks(a);
@@ -367,12 +367,9 @@ impl Pmm<'_> {
                 addr: addr.as_u64(),
             });
         }
-        // A run of at most one chunk whose end chunks are entirely
-        // allocatable is allocatable: two loads instead of a search.
-        let in_chunks = count <= CHUNK_FRAMES
-            && self.bitmap.in_free_chunk(start)
-            && self.bitmap.in_free_chunk(end - 1);
-        if !in_chunks {
+        // A run whose chunks are all entirely allocatable is allocatable:
+        // two loads instead of a search, for any run of up to 4096 frames.
+        if !self.bitmap.in_free_chunks(start, end) {
             if let Some(f) = self.allocatable.first_outside(start, end) {
                 return Err(PmmError::Reserved {
                     addr: f * PAGE_SIZE,
