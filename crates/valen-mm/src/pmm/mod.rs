@@ -17,8 +17,8 @@
 //! (the frame freed last if it is still free, else next fit through the
 //! summary, never a scan from the start); a run search skips full words and,
 //! for long runs, whole 4096-frame groups without an entirely free word;
-//! bitmap, summaries and chunk map take about 1.047 bits per frame, and the list of
-//! recently freed frames a fixed 144 bytes inside the `Pmm`.
+//! bitmap, summaries and chunk map take about 1.047 bits per frame, and the
+//! list of recently freed frames a fixed 144 bytes inside the `Pmm`.
 //!
 //! Everything the spec's PMM does (`pmm_init`, `pmm_alloc_page`,
 //! `pmm_alloc_pages`, `pmm_free_page`, `pmm_mark_free`, `pmm_mark_used`,

@@ -13,9 +13,10 @@
 //!
 //! The newest entry has a field of its own, so that a free followed by an
 //! allocation (the common pattern) costs a store and a load; up to
-//! [`RECENT_SLOTS`] older ones wait in a stack behind it. A free that finds
-//! the stack full is not recorded: the frame is free in the bitmap all the
-//! same, and the next-fit search finds it.
+//! [`RECENT_SLOTS`] older ones wait in a stack behind it. When the stack is
+//! full, the entry a free pushes out of the newest field is dropped: that
+//! frame is free in the bitmap all the same, and the next-fit search finds
+//! it.
 //!
 //! Entries keep the low 32 bits of the frame number: a number known to fit
 //! 32 bits spares the caller a range check when it turns it into an address.
