@@ -4,7 +4,9 @@
 //! ranges), and marks, over every QEMU preset and synthetic maps. After every
 //! step: no frame handed out twice, no frame outside usable RAM (or below
 //! 2 MiB, or in the bitmap, or in the kernel image) ever handed out, the
-//! statistics equal the model's, and the invariant checker agrees.
+//! statistics equal the model's, and the invariant checker agrees. Frames
+//! freed one at a time are marked used again on purpose, so the PMM's list
+//! of recently freed frames holds stale entries that it must skip.
 
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -45,6 +47,12 @@ enum Op {
         count: u64,
         odd: bool,
     },
+    /// The spec's `pmm_mark_used` on a frame freed recently by `free_page`
+    /// (`back` frees ago), which the PMM offers to the next single-frame
+    /// allocation: that offer is then stale and must be skipped.
+    MarkUsedRecent {
+        back: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(at, count, odd, how)| Op::FreeAny { at, count, odd, how }),
         2 => (any::<u64>(), count(), prop::bool::weighted(0.05))
             .prop_map(|(at, count, odd)| Op::MarkUsed { at, count, odd }),
+        2 => (0usize..40).prop_map(|back| Op::MarkUsedRecent { back }),
     ]
 }
 
@@ -90,6 +99,8 @@ struct Model {
     frames: u64,
     total: u64,
     initial_free: u64,
+    /// Frames freed by `free_page`, oldest first (they may be owned again).
+    freed_one: Vec<u64>,
 }
 
 impl Model {
@@ -231,6 +242,7 @@ fn run(machine: Machine, kernel: bool, ops: Vec<Op>) -> Result<(), TestCaseError
         total: map.usable_bytes() / PAGE,
         initial_free: allowed.iter().map(|(s, e)| e - s).sum(),
         allowed,
+        freed_one: Vec::new(),
     };
     prop_assert_eq!(pmm.total_frames(), model.total);
     prop_assert_eq!(pmm.free_frames(), model.initial_free);
@@ -306,6 +318,7 @@ fn run(machine: Machine, kernel: bool, ops: Vec<Op>) -> Result<(), TestCaseError
                 };
                 prop_assert_eq!(pmm.free_page(PhysAddr::new(s * PAGE).unwrap()), Ok(()));
                 model.owned.remove(&s);
+                model.freed_one.push(s);
             }
             Op::FreeAny {
                 at,
@@ -326,6 +339,9 @@ fn run(machine: Machine, kernel: bool, ops: Vec<Op>) -> Result<(), TestCaseError
                     for f in addr / PAGE..addr / PAGE + count {
                         model.owned.remove(&f);
                     }
+                    if (how, count) == (0, 1) {
+                        model.freed_one.push(addr / PAGE);
+                    }
                 }
             }
             Op::MarkUsed { at, count, odd } => {
@@ -335,6 +351,17 @@ fn run(machine: Machine, kernel: bool, ops: Vec<Op>) -> Result<(), TestCaseError
                 prop_assert_eq!(got, want);
                 if want.is_ok() {
                     model.take(addr / PAGE, count)?;
+                }
+            }
+            Op::MarkUsedRecent { back } => {
+                let Some(i) = model.freed_one.len().checked_sub(1 + back) else {
+                    continue;
+                };
+                let addr = model.freed_one[i] * PAGE;
+                let want = model.expect(addr, 1, false);
+                prop_assert_eq!(pmm.mark_used(PhysAddr::new(addr).unwrap()), want);
+                if want.is_ok() {
+                    model.take(addr / PAGE, 1)?;
                 }
             }
         }
@@ -371,8 +398,11 @@ fn long_run_on_a_small_machine() {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let r = x >> 33;
-        ops.push(match r % 8 {
+        ops.push(match r % 9 {
             0..=2 => Op::Alloc,
+            8 => Op::MarkUsedRecent {
+                back: (r % 4) as usize,
+            },
             3 | 4 => Op::Contiguous {
                 count: 1 + r % 40,
                 align_log2: (r % 5) as u32,

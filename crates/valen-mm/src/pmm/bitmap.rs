@@ -12,15 +12,22 @@
 //! steps, so single-frame allocation never scans; "empty" finds entirely free
 //! words, so searches for long runs skip partly used regions wholesale. Both
 //! cost 1/64 bit per frame (plus 1/4096 for the levels above). A last map,
-//! one bit per 2 MiB chunk, says which chunks are entirely allocatable, so
-//! the PMM checks most frees with one load. About 1.034 bits per frame in all. Frames are plain numbers here (frame = address /
-//! 4 KiB); the PMM around it deals in typed addresses. Pure code: no `unsafe`.
+//! one bit per chunk of 64 frames (one bitmap word), says which chunks are
+//! entirely allocatable, so the PMM checks most frees with one load, indexed
+//! by the same word number as the bitmap. About 1.047 bits per frame in all.
+//! Frames are plain numbers here (frame = address / 4 KiB); the PMM around
+//! it deals in typed addresses. Pure code but for one thing: the two
+//! single-frame updates the PMM calls on its hot path
+//! ([`FrameBitmap::take_if_free`], [`FrameBitmap::release_one`]) skip the
+//! bounds check on the bitmap word; they are `unsafe fn`s whose callers
+//! prove the frame lies inside.
 
 use super::error::Corruption;
 use super::tree::{level_sizes, Tree};
 
-/// Frames per "allocatable chunk" (2 MiB): see [`FrameBitmap::in_free_chunk`].
-pub(crate) const CHUNK_FRAMES: u64 = 512;
+/// Frames per "allocatable chunk" (one bitmap word, 256 KiB): see
+/// [`FrameBitmap::in_free_chunk`].
+pub(crate) const CHUNK_FRAMES: u64 = 64;
 
 /// Words of storage a bitmap over `frames` frames needs (bitmap, summaries
 /// and the chunk map).
@@ -36,7 +43,7 @@ pub const fn storage_words(frames: u64) -> u64 {
     words + 2 * tree + chunk_words(frames)
 }
 
-/// Words of the chunk map: one bit per 2 MiB chunk.
+/// Words of the chunk map: one bit per chunk of [`CHUNK_FRAMES`] frames.
 const fn chunk_words(frames: u64) -> u64 {
     frames.div_ceil(CHUNK_FRAMES).div_ceil(64)
 }
@@ -56,7 +63,7 @@ pub(crate) struct FrameBitmap<'a> {
     frames: u64,
     pub(super) has_free: Tree<'a>,
     pub(super) empty: Tree<'a>,
-    /// One bit per 2 MiB chunk: set when every frame of the chunk lies in
+    /// One bit per chunk of [`CHUNK_FRAMES`] frames: set when every frame of the chunk lies in
     /// the ranges the bitmap was created with (the allocatable ones).
     chunks: &'a mut [u64],
     /// Free frames, but for the single-frame operations, which count in
@@ -209,9 +216,53 @@ impl<'a> FrameBitmap<'a> {
         w as u64 * 64 + bit as u64
     }
 
-    /// Whether `frame` lies in a 2 MiB chunk made only of frames the bitmap
-    /// was created free (allocatable ones): a one-load fast path for the
-    /// PMM's checks of frees. `false` says nothing.
+    /// Takes `frame` if it is free, keeping the summaries and the free
+    /// count in step as [`alloc_one`](Self::alloc_one) does; `false` and
+    /// nothing changed if it is used.
+    ///
+    /// # Safety
+    ///
+    /// `frame < self.frames()`, or `frame == 0` (the bitmap always has a
+    /// word). The word is read without a bounds check: this is the PMM's
+    /// single-frame hot path, whose caller knows the frame is inside.
+    #[inline]
+    pub unsafe fn take_if_free(&mut self, frame: u64) -> bool {
+        debug_assert!(frame < self.frames || frame == 0);
+        let w = (frame / 64) as usize;
+        let m = 1u64 << (frame % 64);
+        // SAFETY: `frame < frames` or `frame == 0` (the caller's promise), so
+        // `w` is below `words_for(frames)`, the length of `words` (at least 1).
+        let word = unsafe { self.words.get_unchecked_mut(w) };
+        let old = *word;
+        let new = old | m;
+        if new == old {
+            return false;
+        }
+        *word = new;
+        self.taken = self.taken.wrapping_add(1);
+        if new == !0 || old == 0 {
+            self.summaries_after_take(w, old, new);
+        }
+        true
+    }
+
+    /// The summary updates after word `w` went from `old` to `new` by a
+    /// single-frame take that made it full or had found it empty: rare, out
+    /// of line.
+    #[cold]
+    #[inline(never)]
+    fn summaries_after_take(&mut self, w: usize, old: u64, new: u64) {
+        if new == !0 {
+            self.has_free.clear(w);
+        }
+        if old == 0 {
+            self.empty.clear(w);
+        }
+    }
+
+    /// Whether `frame` lies in a chunk made only of frames the bitmap was
+    /// created free (allocatable ones): a one-load fast path for the PMM's
+    /// checks of frees. `false` says nothing.
     #[inline]
     pub fn in_free_chunk(&self, frame: u64) -> bool {
         let c = frame / CHUNK_FRAMES;
@@ -220,26 +271,66 @@ impl<'a> FrameBitmap<'a> {
             .is_some_and(|&w| w & (1 << (c % 64)) != 0)
     }
 
-    /// Frees one used frame (below [`frames`](Self::frames)); `false` and
-    /// nothing changed if it is already free.
+    /// Whether every frame of `[start, end)` (`start < end`) lies in chunks
+    /// made only of allocatable frames, for runs whose chunks' bits lie in
+    /// at most two words of the map (any run of up to 4096 frames): two
+    /// loads. `false` says nothing.
     #[inline]
-    pub fn release_one(&mut self, frame: u64) -> bool {
+    pub fn in_free_chunks(&self, start: u64, end: u64) -> bool {
+        let (c0, c1) = (start / CHUNK_FRAMES, (end - 1) / CHUNK_FRAMES);
+        let (w0, w1) = ((c0 / 64) as usize, (c1 / 64) as usize);
+        let lo = !0u64 << (c0 % 64);
+        let hi = !0u64 >> (63 - c1 % 64);
+        match (self.chunks.get(w0), self.chunks.get(w1)) {
+            (Some(&a), Some(_)) if w0 == w1 => a & lo & hi == lo & hi,
+            (Some(&a), Some(&b)) if w1 == w0 + 1 => a & lo == lo && b & hi == hi,
+            _ => false,
+        }
+    }
+
+    /// Frees one used frame; `false` and nothing changed if it is already
+    /// free. The summaries change only when the word stops being full (or
+    /// turns entirely free), which a free from a random place in memory
+    /// rarely does even when memory is 95% used.
+    ///
+    /// # Safety
+    ///
+    /// `frame < self.frames()`. The word is read without a bounds check:
+    /// the PMM has just checked the frame against the chunk map or the
+    /// allocatable ranges, which both lie inside.
+    #[inline]
+    pub unsafe fn release_one(&mut self, frame: u64) -> bool {
+        debug_assert!(frame < self.frames);
         let w = (frame / 64) as usize;
         let m = 1u64 << (frame % 64);
-        let old = self.words[w];
-        if old & m == 0 {
+        // SAFETY: `frame < frames` (the caller's promise), so `w` is below
+        // `words_for(frames)`, the length of `words`.
+        let word = unsafe { self.words.get_unchecked_mut(w) };
+        let old = *word;
+        let new = old & !m;
+        if new == old {
             return false;
         }
-        let new = old & !m;
-        self.words[w] = new;
+        *word = new;
         self.released = self.released.wrapping_add(1);
-        // Unconditional: cheaper than a branch on `old == !0`, which is
-        // unpredictable when memory is nearly full.
-        self.has_free.set(w);
+        if old == !0 || new == 0 {
+            self.summaries_after_release(w, old, new);
+        }
+        true
+    }
+
+    /// The summary updates after word `w` went from `old` to `new` by a
+    /// single-frame release that found it full or made it empty: rare, out
+    /// of line.
+    #[cold]
+    #[inline(never)]
+    fn summaries_after_release(&mut self, w: usize, old: u64, new: u64) {
+        if old == !0 {
+            self.has_free.set(w);
+        }
         if new == 0 {
             self.empty.set(w);
         }
-        true
     }
 
     /// Takes the lowest free frame, if it lies below frame `limit`.
@@ -387,10 +478,10 @@ mod tests {
     }
 
     #[test]
-    fn storage_is_about_1_03_bits_per_frame() {
+    fn storage_is_about_1_05_bits_per_frame() {
         let frames = 4_194_304u64;
         let bits = storage_words(frames) * 64;
-        assert!(bits as f64 / frames as f64 <= 1.04, "{bits}");
+        assert!(bits as f64 / frames as f64 <= 1.05, "{bits}");
         assert_eq!(storage_words(0), 3);
     }
 
@@ -429,8 +520,10 @@ mod tests {
         }
         // Word 2 turned full after frame 129: the hint moved past the used
         // words, and a frame freed behind it waits for the wrap-around.
-        assert!(b.release_one(5));
-        assert!(!b.release_one(5));
+        // SAFETY: frame 5 is inside the 8192 frames.
+        assert!(unsafe { b.release_one(5) });
+        // SAFETY: as above.
+        assert!(!unsafe { b.release_one(5) });
         assert_eq!(b.alloc_one(), Some(4100));
         assert_eq!(b.free_frames(), 8192 - 130 - 3970 - 1 + 1);
         assert_eq!(b.check(), Ok(()));
@@ -440,6 +533,26 @@ mod tests {
         assert_eq!(b.alloc_one(), Some(5));
         assert_eq!(b.alloc_one(), None);
         assert_eq!(b.check(), Ok(()));
+    }
+
+    #[test]
+    fn chunks_are_marked_only_when_entirely_allocatable() {
+        let mut mem = vec![0u64; storage_words(10_000) as usize];
+        let b = FrameBitmap::new(&mut mem, 10_000, [(70, 9000)].into_iter()).unwrap();
+        // Chunk 1 (frames 64..128) holds 64..70, which are not allocatable;
+        // chunk 140 (8960..9024) runs past 9000.
+        assert!(!b.in_free_chunk(69) && !b.in_free_chunk(127));
+        assert!(b.in_free_chunk(128) && b.in_free_chunk(8959));
+        assert!(!b.in_free_chunk(8960) && !b.in_free_chunk(1 << 50));
+        assert!(b.in_free_chunks(128, 4000));
+        assert!(b.in_free_chunks(8000, 8960));
+        assert!(b.in_free_chunks(4000, 4001));
+        assert!(!b.in_free_chunks(127, 200));
+        assert!(!b.in_free_chunks(8000, 8961));
+        // Chunks 2..=129 span three words of the map: not answered.
+        assert!(!b.in_free_chunks(128, 130 * 64));
+        assert!(b.in_free_chunks(128, 128 * 64));
+        assert_eq!(b.free_chunks().count(), 140 - 2);
     }
 
     #[test]

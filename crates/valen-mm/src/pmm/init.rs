@@ -13,6 +13,7 @@
 use super::bitmap::{storage_words, FrameBitmap};
 use super::error::PmmInitError;
 use super::ranges::FrameRanges;
+use super::recent::Recent;
 use super::{Pmm, FIRST_FRAME};
 use crate::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use crate::arch::PhysMapper;
@@ -147,6 +148,7 @@ impl<'a> Pmm<'a> {
                 bytes: needed * 8,
                 frames,
             },
+            recent: Recent::new(),
         })
     }
 }

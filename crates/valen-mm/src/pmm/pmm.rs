@@ -9,10 +9,11 @@
 //!
 //! [`LockedPmm`]: super::LockedPmm
 
-use super::bitmap::{FrameBitmap, CHUNK_FRAMES};
+use super::bitmap::FrameBitmap;
 use super::error::{Corruption, PmmError};
 use super::init::BitmapPlacement;
 use super::ranges::FrameRanges;
+use super::recent::Recent;
 use super::FIRST_FRAME;
 use crate::addr::{Frame, PhysAddr, PAGE_SIZE};
 use crate::frame_alloc::FrameAllocator;
@@ -30,6 +31,17 @@ pub struct Pmm<'a> {
     pub(super) allocatable: FrameRanges,
     pub(super) total_frames: u64,
     pub(super) placement: BitmapPlacement,
+    /// Frames freed one at a time, newest first: single-frame allocation
+    /// takes these before it searches (recent.rs).
+    pub(super) recent: Recent,
+}
+
+/// The error for freeing frame `f`, which is free already.
+#[cold]
+fn double_free(f: u64) -> PmmError {
+    PmmError::DoubleFree {
+        addr: f * PAGE_SIZE,
+    }
 }
 
 /// The frame with number `n` (always valid: the bitmap covers less than 2^40 frames).
@@ -60,10 +72,44 @@ impl Pmm<'_> {
     }
 
     /// One free frame, or `None` when memory is exhausted. Near-constant
-    /// time: next fit through the summary, never a scan from the start.
+    /// time: the frame freed most recently by [`free_page`](Self::free_page)
+    /// if it is still free (its bitmap word is in the CPU's cache), else next
+    /// fit through the summary, never a scan from the start.
     #[inline]
     pub fn alloc_page(&mut self) -> Option<Frame> {
-        self.bitmap.alloc_one().map(frame)
+        let f = u64::from(self.recent.take_newest());
+        // SAFETY: `recent` only holds frames `release` freed, which are below
+        // `frames()` (its own precondition), or lower numbers (see recent.rs),
+        // or 0 for none, which the bitmap always has (and always used).
+        let f = if unsafe { self.bitmap.take_if_free(f) } {
+            f
+        } else {
+            let f = self.alloc_page_searching()?;
+            // SAFETY: a bit index of the bitmap, which has at most 2^34
+            // words (it covers at most 2^40 frames: addresses below 2^52).
+            // Known to the compiler, this drops the truncation in `frame`.
+            unsafe { core::hint::assert_unchecked(f < 1 << 40) };
+            f
+        };
+        Some(frame(f))
+    }
+
+    /// [`alloc_page`](Self::alloc_page) when the newest recently freed frame
+    /// is gone (or was taken meanwhile by a run, a mark or an allocation
+    /// below a limit): the older entries, then next fit through the summary.
+    /// At most [`RECENT_SLOTS`](super::recent::RECENT_SLOTS) stale entries
+    /// are dropped. A frame number.
+    #[cold]
+    #[inline(never)]
+    fn alloc_page_searching(&mut self) -> Option<u64> {
+        while let Some(f) = self.recent.pop_older() {
+            let f = u64::from(f);
+            // SAFETY: as in `alloc_page`.
+            if unsafe { self.bitmap.take_if_free(f) } {
+                return Some(f);
+            }
+        }
+        self.bitmap.alloc_one()
     }
 
     /// The lowest free frame if it lies below `limit` (for example
@@ -124,32 +170,47 @@ impl Pmm<'_> {
     #[inline]
     pub fn free_page(&mut self, addr: PhysAddr) -> Result<(), PmmError> {
         let a = addr.as_u64();
-        // One load and test for every way the address can be wrong: an
-        // aligned frame in a 2 MiB chunk that is entirely allocatable lies
-        // inside RAM, above 2 MiB and outside every reserved region. Frames
-        // of other chunks take the slower path, which says what is wrong.
-        if a % PAGE_SIZE != 0 || !self.bitmap.in_free_chunk(a / PAGE_SIZE) {
+        // The frame number if `a` is aligned; else the offset bits rotate to
+        // the top and the number lies past every chunk. So one load and test
+        // covers every way the address can be wrong: an aligned frame in a
+        // chunk (64 frames) that is entirely allocatable lies inside RAM,
+        // above 2 MiB and outside every reserved region. Frames of other
+        // chunks take the slower path, which says what is wrong.
+        let f = a.rotate_right(PAGE_SIZE.trailing_zeros());
+        if !self.bitmap.in_free_chunk(f) {
             return self.free_page_outside_chunks(a);
         }
-        self.release(a)
+        // SAFETY: a chunk is marked only when all of its frames lie in the
+        // ranges the bitmap was built from, which end by `frames()`; the
+        // chunk map never changes after that.
+        unsafe { self.release(f) }
     }
 
     /// [`free_page`](Self::free_page) for an address the chunk map does not
     /// vouch for: checked against the allocatable ranges.
     #[inline(never)]
     fn free_page_outside_chunks(&mut self, a: u64) -> Result<(), PmmError> {
-        if a % PAGE_SIZE != 0 || !self.allocatable.contains(a / PAGE_SIZE) {
+        let f = a / PAGE_SIZE;
+        if a % PAGE_SIZE != 0 || f >= self.bitmap.frames() || !self.allocatable.contains(f) {
             return Err(self.why_not_allocatable(a));
         }
-        self.release(a)
+        // SAFETY: `f < frames()`, checked just above.
+        unsafe { self.release(f) }
     }
 
-    /// Frees the allocatable frame at `a`, unless it is already free.
+    /// Frees the allocatable frame `f`, unless it is already free, and
+    /// offers it to the next single-frame allocation.
+    ///
+    /// # Safety
+    ///
+    /// `f < self.bitmap.frames()`.
     #[inline]
-    fn release(&mut self, a: u64) -> Result<(), PmmError> {
-        if !self.bitmap.release_one(a / PAGE_SIZE) {
-            return Err(PmmError::DoubleFree { addr: a });
+    unsafe fn release(&mut self, f: u64) -> Result<(), PmmError> {
+        // SAFETY: the caller's promise.
+        if !unsafe { self.bitmap.release_one(f) } {
+            return Err(double_free(f));
         }
+        self.recent.push(f);
         Ok(())
     }
 
@@ -306,12 +367,9 @@ impl Pmm<'_> {
                 addr: addr.as_u64(),
             });
         }
-        // A run of at most one chunk whose end chunks are entirely
-        // allocatable is allocatable: two loads instead of a search.
-        let in_chunks = count <= CHUNK_FRAMES
-            && self.bitmap.in_free_chunk(start)
-            && self.bitmap.in_free_chunk(end - 1);
-        if !in_chunks {
+        // A run whose chunks are all entirely allocatable is allocatable:
+        // two loads instead of a search, for any run of up to 4096 frames.
+        if !self.bitmap.in_free_chunks(start, end) {
             if let Some(f) = self.allocatable.first_outside(start, end) {
                 return Err(PmmError::Reserved {
                     addr: f * PAGE_SIZE,

@@ -145,3 +145,60 @@ fn frame_allocator_trait_hands_out_runs_given_back_frame_by_frame() {
     assert_eq!(p.used_frames(), used);
     assert_eq!(p.allocate_contiguous(0), None);
 }
+
+#[test]
+fn single_frames_come_back_newest_first_and_stale_ones_are_skipped() {
+    let mut store = vec![0u64; storage_words(32 * MIB / 4096) as usize];
+    let mut p = Pmm::new_in(&mut store, &Preset::Pc32M.map()).unwrap();
+    let [a, b, c, d] = [(); 4].map(|_| p.alloc_page().unwrap().start());
+    let free = p.free_frames();
+    for x in [a, b, c, d] {
+        p.free_page(x).unwrap();
+    }
+    assert_eq!(p.recent.len(), 4);
+    assert_eq!(p.free_frames(), free + 4);
+    // Behind the list's back: `d` and `c` are marked used, `a` is taken by
+    // a run below a limit (the lowest free frame); then `a` is freed again.
+    p.mark_used(d).unwrap();
+    let run = p
+        .alloc_contiguous_below(1, 1, pa(c.as_u64() + 4096))
+        .unwrap();
+    assert_eq!(
+        run.map(|f| f.start()),
+        Some(a),
+        "lowest first below a limit"
+    );
+    p.mark_used(c).unwrap();
+    p.free_page(a).unwrap();
+    // The list is a b c d a (newest last): a, then d and c are stale, then b.
+    assert_eq!(p.alloc_page().map(|f| f.start()), Some(a));
+    assert_eq!(p.alloc_page().map(|f| f.start()), Some(b));
+    assert_eq!(p.recent.len(), 1);
+    assert_eq!(p.used_frames(), p.total_frames() - free);
+    assert_eq!(p.check(), Ok(()));
+    // The last entry (the first `a`) is stale too; then the next-fit search.
+    let e = p.alloc_page().unwrap().start();
+    assert!(![a, b, c, d].contains(&e));
+    assert_eq!(p.recent.len(), 0);
+    assert_eq!(p.free_frames(), free - 1);
+    assert_eq!(p.check(), Ok(()));
+}
+
+#[test]
+fn more_frees_than_the_list_holds() {
+    let mut store = vec![0u64; storage_words(32 * MIB / 4096) as usize];
+    let mut p = Pmm::new_in(&mut store, &Preset::Pc32M.map()).unwrap();
+    let n = 3 * super::recent::RECENT_SLOTS;
+    let frames: Vec<_> = (0..n).map(|_| p.alloc_page().unwrap()).collect();
+    let free = p.free_frames();
+    for f in &frames {
+        p.free_page(f.start()).unwrap();
+    }
+    assert_eq!(p.free_frames(), free + n as u64);
+    let mut again: Vec<_> = (0..n).map(|_| p.alloc_page().unwrap()).collect();
+    assert_eq!(p.free_frames(), free);
+    again.sort();
+    again.dedup();
+    assert_eq!(again.len(), n, "no frame handed out twice");
+    assert_eq!(p.check(), Ok(()));
+}
