@@ -60,7 +60,7 @@ impl Heap {
     /// case (a 16-aligned request the bitmaps find a fit for) runs inline;
     /// the result stays in one register.
     #[inline(always)]
-    fn alloc(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
+    pub(super) fn alloc(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
         if !align.is_power_of_two() {
             return None;
         }

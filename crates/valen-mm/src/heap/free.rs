@@ -81,8 +81,8 @@ impl Heap {
         Ok(())
     }
 
-    /// [`Heap::free`] of a block of the first region after a free block: the
-    /// free block's tag is checked, then the two merge.
+    /// [`Heap::free`] of a block of the first region after a free block:
+    /// the free block's tag is checked, then the blocks merge.
     ///
     /// # Safety
     /// `b` is in the first region and passed every check of
@@ -91,8 +91,10 @@ impl Heap {
     #[inline(never)]
     unsafe fn free_after_free(&mut self, b: Block, tag: Tag, ntag: Tag) -> Result<(), BlockError> {
         self.check_prev(b, self.spans[0].start)?;
+        self.c.used_bytes -= tag.size();
+        self.c.used_blocks -= 1;
         // SAFETY: validated: a used block with intact neighbours.
-        unsafe { self.release_with(b, tag, ntag) };
+        unsafe { self.merge_and_list(b, tag, ntag) };
         Ok(())
     }
 

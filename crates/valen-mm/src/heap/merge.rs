@@ -58,7 +58,18 @@ impl Heap {
     /// # Safety
     /// As for [`Heap::release_with`].
     #[inline(never)]
-    unsafe fn release_merging(&mut self, mut b: Block, tag: Tag, ntag: Tag) {
+    unsafe fn release_merging(&mut self, b: Block, tag: Tag, ntag: Tag) {
+        // SAFETY: forwarded.
+        unsafe { self.merge_and_list(b, tag, ntag) }
+    }
+
+    /// Merges the used block `b` with its free neighbours and lists the
+    /// result (counters done).
+    ///
+    /// # Safety
+    /// As for [`Heap::release_with`].
+    #[inline(always)]
+    pub(super) unsafe fn merge_and_list(&mut self, mut b: Block, tag: Tag, ntag: Tag) {
         let mut size = tag.size();
         let next = b.offset(size);
         if ntag.has(FREE) {
