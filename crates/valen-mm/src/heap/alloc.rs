@@ -271,8 +271,8 @@ impl Heap {
 }
 
 /// Why [`Heap::alloc`] returned `None` for `size` and `align` (the checks it
-/// makes, in its order). A pure function of the request: where the reason
-/// is not wanted, the compiler drops it.
+/// makes, in its order): a pure function of the request, so the allocation
+/// itself carries no reason around and it is worked out only on failure.
 #[inline]
 fn alloc_error(size: usize, align: usize) -> AllocError {
     if !align.is_power_of_two() {

@@ -39,13 +39,14 @@ impl Heap {
     /// proven (its size still matches the block after it); the overflowed
     /// block itself then stays allocated.
     ///
+    /// The fast path runs the checks of [`Heap::validate`] on a block of the
+    /// first region, as tests that either pass or send the call out of line:
+    /// other regions and every refusal to the full checks, a free
+    /// predecessor (whose tag is checked first) and a free successor to
+    /// merging.
+    ///
     /// # Safety
     /// If `ptr` is a live block of this heap, nothing uses it any more.
-    ///
-    /// The fast path runs the checks of [`Heap::validate`] for a block in the
-    /// first region with a used predecessor, as tests that either pass or
-    /// send the call out of line: other regions, a free predecessor (whose
-    /// tag is checked before merging) and every refusal.
     #[inline]
     pub unsafe fn free(&mut self, ptr: *mut u8) -> Result<(), BlockError> {
         if ptr.is_null() {
@@ -99,7 +100,7 @@ impl Heap {
     }
 
     /// [`Heap::free`] with every check of [`Heap::validate`], out of line:
-    /// blocks outside the first region, blocks after a free block, refusals.
+    /// blocks outside the first region, and refusals.
     ///
     /// # Safety
     /// As for [`Heap::free`].
