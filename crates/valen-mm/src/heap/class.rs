@@ -57,19 +57,13 @@ impl Class {
     }
 }
 
-/// `floor(log2(size))` for `size >= 1` (`size | 1` keeps 0 defined).
-#[inline(always)]
-const fn log2(size: usize) -> u32 {
-    usize::BITS - 1 - (size | 1).leading_zeros()
-}
-
 /// The power of two of a size, clamped up to the linear range's (8), and the
-/// bits below its second-level index (`g - 4`).
+/// bits below its second-level index (`g - 4`). The clamp is an OR: below
+/// 512 the top bit of `size | 511` is bit 8, above it the size's own.
 #[inline(always)]
 const fn level(size: usize) -> (u32, u32) {
-    let small = SMALL_LIMIT.trailing_zeros();
-    let f = log2(size);
-    let g = if f > small { f } else { small };
+    // `ilog2` of a non-zero value: one `bsr`, no zero case.
+    let g = (size | (2 * SMALL_LIMIT - 1)).ilog2();
     (g, g - SL_BITS)
 }
 
@@ -138,6 +132,11 @@ mod tests {
         // Past the last list: a list that never holds a block.
         assert_eq!(search_class(MAX_BLOCK), Some(Class(LISTS)));
         assert_eq!(search_class(MAX_BLOCK + 1), None);
+    }
+
+    /// `floor(log2(size))` for `size >= 1` (`size | 1` keeps 0 defined).
+    fn log2(size: usize) -> u32 {
+        usize::BITS - 1 - (size | 1).leading_zeros()
     }
 
     /// The old two-step formulas (round up with a second `log2`, then map),
