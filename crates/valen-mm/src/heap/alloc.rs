@@ -49,10 +49,25 @@ impl Heap {
     /// Allocates `size` bytes aligned to `align`, saying why on failure.
     #[inline]
     pub fn try_alloc(&mut self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
-        match self.alloc(size, align) {
-            Some(p) => Ok(p),
-            None => Err(alloc_error(size, align)),
+        // The common case inline; everything else (with the reason for a
+        // failure) in one call that returns the result as it is.
+        if align <= MIN_ALIGN && align.is_power_of_two() {
+            if let Some(need) = block_size(size) {
+                if let Some((b, tag, class)) = self.find_fast(need) {
+                    // SAFETY: `find_fast` returns a free block of this heap
+                    // heading the list of `class`, at least `need` bytes.
+                    return Ok(unsafe { self.take_listed(b, tag.size(), class, need) });
+                }
+            }
         }
+        self.try_alloc_rest(size, align)
+    }
+
+    /// [`Heap::try_alloc`] past its inline case.
+    #[inline(never)]
+    fn try_alloc_rest(&mut self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
+        self.alloc(size, align)
+            .ok_or_else(|| alloc_error(size, align))
     }
 
     /// The allocation behind every entry point: `size` bytes aligned to
