@@ -28,13 +28,13 @@ impl Heap {
     /// memory"). Sizes past the largest block return `None`.
     #[inline]
     pub fn malloc(&mut self, size: usize) -> Option<NonNull<u8>> {
-        self.try_alloc(size, MIN_ALIGN).ok()
+        self.alloc(size, MIN_ALIGN)
     }
 
     /// Allocates `size` bytes aligned to `align` (any power of two).
     #[inline]
     pub fn malloc_aligned(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
-        self.try_alloc(size, align).ok()
+        self.alloc(size, align)
     }
 
     /// Allocates `count * size` zeroed bytes; `None` if the product overflows.
@@ -49,34 +49,62 @@ impl Heap {
     /// Allocates `size` bytes aligned to `align`, saying why on failure.
     #[inline]
     pub fn try_alloc(&mut self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
-        if !align.is_power_of_two() {
-            return Err(AllocError::BadAlign { align });
+        // The common case inline; everything else (with the reason for a
+        // failure) in one call that returns the result as it is.
+        if align <= MIN_ALIGN && align.is_power_of_two() {
+            if let Some(need) = block_size(size) {
+                if let Some((b, tag, class)) = self.find_fast(need) {
+                    // SAFETY: `find_fast` returns a free block of this heap
+                    // heading the list of `class`, at least `need` bytes.
+                    return Ok(unsafe { self.take_listed(b, tag.size(), class, need) });
+                }
+            }
         }
-        let need = block_size(size).ok_or(AllocError::TooLarge { size })?;
-        if align <= MIN_ALIGN {
-            let (b, tag, class) = self
-                .find(need)
-                .ok_or(AllocError::OutOfMemory { size, align })?;
-            // SAFETY: `find` returns a free block of this heap heading the
-            // list of `class`, at least `need` bytes.
-            Ok(unsafe { self.take_listed(b, tag.size(), class, need) })
-        } else {
-            self.alloc_aligned(size, need, align)
-        }
+        self.try_alloc_rest(size, align)
     }
 
-    fn alloc_aligned(
-        &mut self,
-        size: usize,
-        need: usize,
-        align: usize,
-    ) -> Result<NonNull<u8>, AllocError> {
-        let search = need
-            .checked_add(align + GRANULE)
-            .ok_or(AllocError::TooLarge { size })?;
-        let (b, tag, class) = self
-            .find(search)
-            .ok_or(AllocError::OutOfMemory { size, align })?;
+    /// [`Heap::try_alloc`] past its inline case.
+    #[inline(never)]
+    fn try_alloc_rest(&mut self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
+        self.alloc(size, align)
+            .ok_or_else(|| alloc_error(size, align))
+    }
+
+    /// The allocation behind every entry point: `size` bytes aligned to
+    /// `align`, or `None` (the reason: [`alloc_error`]). The common
+    /// case (a 16-aligned request the bitmaps find a fit for) runs inline;
+    /// the result stays in one register.
+    #[inline(always)]
+    pub(super) fn alloc(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        if !align.is_power_of_two() {
+            return None;
+        }
+        let need = block_size(size)?;
+        if align > MIN_ALIGN {
+            return self.alloc_aligned(need, align);
+        }
+        let Some((b, tag, class)) = self.find_fast(need) else {
+            return self.alloc_rare(need);
+        };
+        // SAFETY: `find_fast` returns a free block of this heap heading the
+        // list of `class`, at least `need` bytes.
+        Some(unsafe { self.take_listed(b, tag.size(), class, need) })
+    }
+
+    /// [`Heap::alloc`] when the bitmaps found no fit or a damaged list
+    /// head: the full search, with the bounded walk and list dropping.
+    #[inline(never)]
+    fn alloc_rare(&mut self, need: usize) -> Option<NonNull<u8>> {
+        let (b, tag, class) = self.find(need)?;
+        // SAFETY: `find` returns a free block of this heap heading the list
+        // of `class`, at least `need` bytes.
+        Some(unsafe { self.take_listed(b, tag.size(), class, need) })
+    }
+
+    /// [`Heap::alloc`] for alignments above 16.
+    #[inline(never)]
+    fn alloc_aligned(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
+        let (b, tag, class) = self.find(need.checked_add(align + GRANULE)?)?;
         let bsize = tag.size();
         let payload = b.payload() as usize;
         let mut gap = payload.next_multiple_of(align) - payload;
@@ -88,13 +116,13 @@ impl Heap {
         unsafe {
             self.remove_from(b, class);
             if gap == 0 {
-                return Ok(self.take(b, bsize, need, 0));
+                return Some(self.take(b, bsize, need, 0));
             }
             let a = b.offset(gap);
             b.set_tag(Tag::new(gap, super::block::FREE));
             a.set_prev_size(gap);
             self.insert(b, gap);
-            Ok(self.take(a, bsize - gap, need, PREV_FREE))
+            Some(self.take(a, bsize - gap, need, PREV_FREE))
         }
     }
 
@@ -153,9 +181,7 @@ impl Heap {
     fn count_alloc(&mut self, kept: usize) {
         self.c.used_bytes += kept;
         self.c.used_blocks += 1;
-        if self.c.used_bytes > self.c.peak_used {
-            self.c.peak_used = self.c.used_bytes;
-        }
+        self.c.peak_used = self.c.peak_used.max(self.c.used_bytes);
     }
 
     /// Makes the unlisted free block `b` (`size` bytes) a used block of
@@ -256,6 +282,22 @@ impl Heap {
     /// Bytes usable at `ptr` (at least what was asked for).
     pub fn usable_size(&self, ptr: *mut u8) -> Result<usize, super::BlockError> {
         self.validate(ptr).map(|(_, t, _)| t.size() - OVERHEAD)
+    }
+}
+
+/// Why [`Heap::alloc`] returned `None` for `size` and `align` (the checks it
+/// makes, in its order): a pure function of the request, so the allocation
+/// itself carries no reason around and it is worked out only on failure.
+#[inline]
+fn alloc_error(size: usize, align: usize) -> AllocError {
+    if !align.is_power_of_two() {
+        return AllocError::BadAlign { align };
+    }
+    match block_size(size) {
+        Some(need) if align <= MIN_ALIGN || need.checked_add(align + GRANULE).is_some() => {
+            AllocError::OutOfMemory { size, align }
+        }
+        _ => AllocError::TooLarge { size },
     }
 }
 

@@ -7,9 +7,9 @@
 //! lists, and the counters match the walk. Tests run it after every step.
 
 use super::block::{Block, END, FREE, HEADER, MIN_BLOCK, PREV_FREE};
-use super::class::{class_of, Class, FL_COUNT, SL_COUNT};
+use super::class::{class_of, Class, LISTS, LIST_SLOTS};
 use super::error::IntegrityError;
-use super::tlsf::Heap;
+use super::tlsf::{Heap, WORDS};
 use crate::addr::VirtAddr;
 
 /// A snapshot of the heap's counters.
@@ -165,44 +165,47 @@ impl Heap {
 
     fn walk_lists(&self, limit: usize) -> Result<usize, IntegrityError> {
         let mut count = 0;
-        for fl in 0..FL_COUNT {
-            for sl in 0..SL_COUNT {
-                let head = self.heads[fl][sl];
-                let bit = self.sl_bitmap[fl] & (1 << sl) != 0;
-                let fl_bit = self.fl_bitmap & (1 << fl) != 0;
-                if bit == head.is_null() || (bit && !fl_bit) {
-                    return Err(IntegrityError::BadBitmap { fl, sl });
-                }
-                let mut prev = core::ptr::null_mut();
-                let mut p = head;
-                while !p.is_null() {
-                    let b = Block(p);
-                    let bad = IntegrityError::BadFreeList {
-                        fl,
-                        sl,
-                        block: va(b),
-                    };
-                    if count > limit || self.span_of(b.addr()).is_none() {
-                        return Err(bad);
-                    }
-                    // SAFETY: `b` lies inside a region.
-                    let tag = unsafe { b.tag() };
-                    // SAFETY: as above; free blocks hold links.
-                    let (next, back) = unsafe { b.links() };
-                    if !tag.magic_ok()
-                        || !tag.has(FREE)
-                        || class_of(tag.size()) != (Class { fl, sl })
-                        || back != prev
-                    {
-                        return Err(bad);
-                    }
-                    count += 1;
-                    prev = p;
-                    p = next;
-                }
+        for w in 0..WORDS {
+            if (self.summary >> w) & 1 != u64::from(self.bits[w] != 0) {
+                return Err(IntegrityError::BadBitmap { fl: w * 4, sl: 0 });
             }
-            if self.fl_bitmap & (1 << fl) != 0 && self.sl_bitmap[fl] == 0 {
-                return Err(IntegrityError::BadBitmap { fl, sl: 0 });
+        }
+        if self.summary >> WORDS != 0 {
+            return Err(IntegrityError::BadBitmap {
+                fl: WORDS * 4,
+                sl: 0,
+            });
+        }
+        for c in (0..LIST_SLOTS).map(Class) {
+            let (fl, sl) = (c.fl(), c.sl());
+            let head = self.heads[c.0];
+            let bit = (self.bits[c.0 >> 6] >> (c.0 & 63)) & 1 != 0;
+            // Lists past the last class never hold a block.
+            if bit == head.is_null() || (c.0 >= LISTS && bit) {
+                return Err(IntegrityError::BadBitmap { fl, sl });
+            }
+            let mut prev = core::ptr::null_mut();
+            let mut p = head;
+            while !p.is_null() {
+                let b = Block(p);
+                let bad = IntegrityError::BadFreeList {
+                    fl,
+                    sl,
+                    block: va(b),
+                };
+                if count > limit || self.span_of(b.addr()).is_none() {
+                    return Err(bad);
+                }
+                // SAFETY: `b` lies inside a region.
+                let tag = unsafe { b.tag() };
+                // SAFETY: as above; free blocks hold links.
+                let (next, back) = unsafe { b.links() };
+                if !tag.magic_ok() || !tag.has(FREE) || class_of(tag.size()) != c || back != prev {
+                    return Err(bad);
+                }
+                count += 1;
+                prev = p;
+                p = next;
             }
         }
         Ok(count)

@@ -24,60 +24,64 @@ pub const SL_COUNT: usize = 1 << SL_BITS;
 pub const SMALL_LIMIT: usize = 1 << (SL_BITS + 4);
 /// First levels: block sizes up to 2^32 - 16.
 pub const FL_COUNT: usize = 32 - (SL_BITS as usize + 4) + 1;
-/// Slots per table indexed by first level: a power of two at least
-/// [`FL_COUNT`], so masking an index proves it in bounds.
-pub const FL_SLOTS: usize = 32;
+/// Lists that can hold blocks: numbers `0..LISTS`.
+pub const LISTS: usize = FL_COUNT * SL_COUNT;
+/// Slots per table indexed by list number: a power of two above
+/// [`LISTS`] (the search for the largest sizes may name list `LISTS`, which
+/// stays empty), so masking a number proves it in bounds.
+pub const LIST_SLOTS: usize = 512;
 /// Largest block size (it must fit in the 32-bit size field of a header).
 pub const MAX_BLOCK: usize = 0xFFFF_FFF0;
 
-/// A list index: first level, second level.
+/// A list, by its number `fl * 16 + sl`: lists are numbered in size order,
+/// so "the next list" is the next number and one bit scan over a bitmap
+/// word finds the first non-empty list at or after any list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Class {
-    /// First level (power-of-two range).
-    pub fl: usize,
-    /// Second level (sub-range inside it).
-    pub sl: usize,
-}
+pub struct Class(pub usize);
 
-/// `floor(log2(size))` for `size >= 1` (`size | 1` keeps 0 defined).
-#[inline(always)]
-const fn log2(size: usize) -> u32 {
-    usize::BITS - 1 - (size | 1).leading_zeros()
+impl Class {
+    /// Its number masked into `0..LIST_SLOTS` (a proof of bounds for tables).
+    #[inline(always)]
+    pub const fn slot(self) -> usize {
+        self.0 & (LIST_SLOTS - 1)
+    }
+    /// First level (power-of-two range).
+    #[inline(always)]
+    pub const fn fl(self) -> usize {
+        self.0 >> SL_BITS
+    }
+    /// Second level (sub-range inside it).
+    #[inline(always)]
+    pub const fn sl(self) -> usize {
+        self.0 & (SL_COUNT - 1)
+    }
 }
 
 /// The power of two of a size, clamped up to the linear range's (8), and the
-/// bits below its second-level index (`g - 4`).
+/// bits below its second-level index (`g - 4`). The clamp is an OR: below
+/// 512 the top bit of `size | 511` is bit 8, above it the size's own.
 #[inline(always)]
 const fn level(size: usize) -> (u32, u32) {
-    let small = SMALL_LIMIT.trailing_zeros();
-    let f = log2(size);
-    let g = if f > small { f } else { small };
+    // `ilog2` of a non-zero value: one `bsr`, no zero case.
+    let g = (size | (2 * SMALL_LIMIT - 1)).ilog2();
     (g, g - SL_BITS)
-}
-
-/// Lists are numbered in size order, `fl * 16 + sl`, so "the next list" is
-/// the next number. For `2^g <= size < 2^(g+1)` (`g >= 8`) the list is
-/// `(size >> (g - 4)) + 16 * (g - 8)`: the shifted size is 16..32, its low
-/// four bits the second level. Below 256 it is `size >> 4`.
-#[inline(always)]
-const fn split(index: usize) -> Class {
-    Class {
-        fl: (index >> SL_BITS) & (FL_SLOTS - 1),
-        sl: index & (SL_COUNT - 1),
-    }
 }
 
 /// The list a free block of `size` bytes belongs in (`size <= MAX_BLOCK`).
 ///
-/// Branch-free: random request sizes must not cost a mispredicted branch.
+/// For `2^g <= size < 2^(g+1)` (`g >= 8`) the list is
+/// `(size >> (g - 4)) + 16 * (g - 8)`: the shifted size is 16..32, its low
+/// four bits the second level. Below 256 it is `size >> 4`. Branch-free:
+/// random request sizes must not cost a mispredicted branch.
 #[inline(always)]
 pub const fn class_of(size: usize) -> Class {
     let (g, shift) = level(size);
-    split((size >> shift) + (((g - SMALL_LIMIT.trailing_zeros()) as usize) << SL_BITS))
+    Class((size >> shift) + (((g - SMALL_LIMIT.trailing_zeros()) as usize) << SL_BITS))
 }
 
 /// The first list whose every block holds `size` bytes, or `None` past
-/// [`MAX_BLOCK`].
+/// [`MAX_BLOCK`]. For sizes whose round-up passes the last list it is list
+/// [`LISTS`], which never holds a block.
 ///
 /// One `log2`: the size is rounded up to the next list boundary in the same
 /// shift (a size on a boundary stays in its own list; a carry moves to the
@@ -89,21 +93,19 @@ pub const fn search_class(size: usize) -> Option<Class> {
     }
     let (g, shift) = level(size);
     let up = (size + (1 << shift) - 1) >> shift;
-    let index = up + (((g - SMALL_LIMIT.trailing_zeros()) as usize) << SL_BITS);
-    if index >= FL_COUNT * SL_COUNT {
-        return None;
-    }
-    Some(split(index))
+    Some(Class(
+        up + (((g - SMALL_LIMIT.trailing_zeros()) as usize) << SL_BITS),
+    ))
 }
 
 /// The smallest block size that belongs to `class`.
 #[cfg(test)]
 pub const fn class_floor(class: Class) -> usize {
-    if class.fl == 0 {
-        class.sl << 4
+    if class.fl() == 0 {
+        class.sl() << 4
     } else {
-        let f = class.fl + SL_BITS as usize + 3;
-        (1 << f) + (class.sl << (f - SL_BITS as usize))
+        let f = class.fl() + SL_BITS as usize + 3;
+        (1 << f) + (class.sl() << (f - SL_BITS as usize))
     }
 }
 
@@ -113,19 +115,28 @@ mod tests {
 
     #[test]
     fn small_sizes_are_exact() {
-        assert_eq!(class_of(32), Class { fl: 0, sl: 2 });
-        assert_eq!(class_of(240), Class { fl: 0, sl: 15 });
-        assert_eq!(search_class(240), Some(Class { fl: 0, sl: 15 }));
+        assert_eq!(class_of(32), Class(2));
+        assert_eq!(class_of(240), Class(15));
+        assert_eq!(search_class(240), Some(Class(15)));
     }
 
     #[test]
     fn large_sizes_split_in_sixteen() {
-        assert_eq!(class_of(256), Class { fl: 1, sl: 0 });
-        assert_eq!(class_of(272), Class { fl: 1, sl: 1 });
-        assert_eq!(class_of(511), Class { fl: 1, sl: 15 });
-        assert_eq!(class_of(512), Class { fl: 2, sl: 0 });
-        assert_eq!(class_of(MAX_BLOCK).fl, FL_COUNT - 1);
-        assert_eq!(search_class(MAX_BLOCK), None);
+        assert_eq!(class_of(256), Class(16));
+        assert_eq!(class_of(272), Class(17));
+        assert_eq!(class_of(511), Class(31));
+        assert_eq!(class_of(512), Class(32));
+        assert_eq!((class_of(512).fl(), class_of(512).sl()), (2, 0));
+        assert_eq!(class_of(MAX_BLOCK).fl(), FL_COUNT - 1);
+        assert_eq!(class_of(MAX_BLOCK).0, LISTS - 1);
+        // Past the last list: a list that never holds a block.
+        assert_eq!(search_class(MAX_BLOCK), Some(Class(LISTS)));
+        assert_eq!(search_class(MAX_BLOCK + 1), None);
+    }
+
+    /// `floor(log2(size))` for `size >= 1` (`size | 1` keeps 0 defined).
+    fn log2(size: usize) -> u32 {
+        usize::BITS - 1 - (size | 1).leading_zeros()
     }
 
     /// The old two-step formulas (round up with a second `log2`, then map),
@@ -133,16 +144,19 @@ mod tests {
     fn model_class(size: usize) -> Class {
         let f = log2(size);
         let shift = if f > 8 { f - 4 } else { 4 };
-        Class {
-            fl: f.saturating_sub(7) as usize,
-            sl: (size >> shift) & 15,
-        }
+        Class(f.saturating_sub(7) as usize * 16 + ((size >> shift) & 15))
     }
 
     fn model_search(size: usize) -> Option<Class> {
         let f = log2(size);
         let rounded = size + (1 << (if f > 8 { f - 4 } else { 4 })) - 1;
-        (rounded <= MAX_BLOCK).then(|| model_class(rounded))
+        if size > MAX_BLOCK {
+            None
+        } else if rounded > MAX_BLOCK {
+            Some(Class(LISTS))
+        } else {
+            Some(model_class(rounded))
+        }
     }
 
     #[test]

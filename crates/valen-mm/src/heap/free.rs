@@ -15,7 +15,7 @@
 
 use super::block::{Block, Tag, END, FREE, MIN_BLOCK, PREV_FREE};
 use super::error::BlockError;
-use super::tlsf::Heap;
+use super::tlsf::{holds, Heap};
 use super::HEAP_MAGIC;
 use crate::addr::VirtAddr;
 
@@ -39,6 +39,12 @@ impl Heap {
     /// proven (its size still matches the block after it); the overflowed
     /// block itself then stays allocated.
     ///
+    /// The fast path runs the checks of [`Heap::validate`] on a block of the
+    /// first region, as tests that either pass or send the call out of line:
+    /// other regions and every refusal to the full checks, a free
+    /// predecessor (whose tag is checked first) and a free successor to
+    /// merging.
+    ///
     /// # Safety
     /// If `ptr` is a live block of this heap, nothing uses it any more.
     #[inline]
@@ -46,6 +52,60 @@ impl Heap {
         if ptr.is_null() {
             return Ok(());
         }
+        let b = Block::from_payload(ptr);
+        let span = &self.spans[0];
+        if !holds(span, b.addr()) {
+            // SAFETY: forwarded.
+            return unsafe { self.free_checked(ptr) };
+        }
+        // SAFETY: `b` lies inside `span`, a minimal block before its end.
+        let tag = unsafe { b.tag() };
+        let size = tag.size();
+        let room = span.end - 16 - b.addr();
+        if !tag_fine(tag, room) {
+            // SAFETY: forwarded.
+            return unsafe { self.free_checked(ptr) };
+        }
+        // SAFETY: `size <= room`: the next header is inside the span.
+        let ntag = unsafe { b.offset(size).tag() };
+        if !next_fine(ntag) {
+            // SAFETY: forwarded.
+            return unsafe { self.free_checked(ptr) };
+        }
+        if tag.has(PREV_FREE) {
+            // SAFETY: checked as above, in the first region.
+            return unsafe { self.free_after_free(b, tag, ntag) };
+        }
+        // SAFETY: validated: a used block, a used predecessor, an intact
+        // successor.
+        unsafe { self.release_with(b, tag, ntag) };
+        Ok(())
+    }
+
+    /// [`Heap::free`] of a block of the first region after a free block:
+    /// the free block's tag is checked, then the blocks merge.
+    ///
+    /// # Safety
+    /// `b` is in the first region and passed every check of
+    /// [`Heap::validate`] but the predecessor's; `tag` and `ntag` are its and
+    /// its successor's tags.
+    #[inline(never)]
+    unsafe fn free_after_free(&mut self, b: Block, tag: Tag, ntag: Tag) -> Result<(), BlockError> {
+        self.check_prev(b, self.spans[0].start)?;
+        self.c.used_bytes -= tag.size();
+        self.c.used_blocks -= 1;
+        // SAFETY: validated: a used block with intact neighbours.
+        unsafe { self.merge_and_list(b, tag, ntag) };
+        Ok(())
+    }
+
+    /// [`Heap::free`] with every check of [`Heap::validate`], out of line:
+    /// blocks outside the first region, and refusals.
+    ///
+    /// # Safety
+    /// As for [`Heap::free`].
+    #[inline(never)]
+    unsafe fn free_checked(&mut self, ptr: *mut u8) -> Result<(), BlockError> {
         let (b, tag, ntag) = match self.validate(ptr) {
             Ok(v) => v,
             Err(e) => return Err(self.refuse(ptr, e)),
@@ -110,36 +170,39 @@ impl Heap {
         let size = tag.size();
         // At least a minimal block: `span_of` checked that much room.
         let room = span.end - 16 - b.addr();
-        // One test for the common case, without short-circuit branches: the
-        // magic with FREE and END clear, and a size that fits the region.
-        let fine =
-            (tag.0 & MAGIC_FREE_END == MAGIC) & (size.wrapping_sub(MIN_BLOCK) <= room - MIN_BLOCK);
-        if !fine {
+        if !tag_fine(tag, room) {
             return Err(tag_error(addr, tag, room));
         }
         let next = b.offset(size);
         // SAFETY: `next <= sentinel`, inside the span.
         let ntag = unsafe { next.tag() };
-        // The magic, and PREV_FREE clear (this block is in use).
-        if ntag.0 & MAGIC_PREV_FREE != MAGIC {
+        if !next_fine(ntag) {
             return Err(next_error(addr, next, ntag));
         }
         if tag.has(PREV_FREE) {
-            // SAFETY: `b` is inside the span; its first word is readable.
-            let psize = unsafe { b.prev_size() };
-            let inside = psize % 16 == 0 && psize <= b.addr() - span.start;
-            // SAFETY: checked just before to lie inside the span, aligned.
-            let ptag = inside.then(|| unsafe { b.back(psize).tag() });
-            // A free block's predecessor is in use, so its tag is exactly this.
-            if ptag != Some(Tag::new(psize, FREE)) {
-                return Err(BlockError::FreeNeighbourDamaged {
-                    addr: va(addr),
-                    neighbour: va(b.addr().wrapping_sub(psize)),
-                    found: ptag.map_or(0, |t| t.0),
-                });
-            }
+            self.check_prev(b, span.start)?;
         }
         Ok((b, tag, ntag))
+    }
+
+    /// Checks the boundary tag of the free block before `b` (a block under
+    /// `PREV_FREE` in the region starting at `start`).
+    #[inline(always)]
+    fn check_prev(&self, b: Block, start: usize) -> Result<(), BlockError> {
+        // SAFETY: `b` is inside the span; its first word is readable.
+        let psize = unsafe { b.prev_size() };
+        let inside = psize % 16 == 0 && psize <= b.addr() - start;
+        // SAFETY: checked just before to lie inside the span, aligned.
+        let ptag = inside.then(|| unsafe { b.back(psize).tag() });
+        // A free block's predecessor is in use, so its tag is exactly this.
+        if ptag != Some(Tag::new(psize, FREE)) {
+            return Err(BlockError::FreeNeighbourDamaged {
+                addr: va(b.payload() as usize),
+                neighbour: va(b.addr().wrapping_sub(psize)),
+                found: ptag.map_or(0, |t| t.0),
+            });
+        }
+        Ok(())
     }
 
     /// Restores the tag of `next` (found as `found`) after an overflow from
@@ -179,6 +242,22 @@ impl Heap {
             None => false,
         }
     }
+}
+
+/// Whether a used block's tag is sound: the magic with FREE and END clear,
+/// and a size from a minimal block up to `room` (the bytes from the block to
+/// its region's end sentinel, at least a minimal block). One test, without
+/// short-circuit branches.
+#[inline(always)]
+fn tag_fine(tag: Tag, room: usize) -> bool {
+    (tag.0 & MAGIC_FREE_END == MAGIC) & (tag.size().wrapping_sub(MIN_BLOCK) <= room - MIN_BLOCK)
+}
+
+/// Whether the tag after a used block is sound: the magic, and PREV_FREE
+/// clear (the block before it is in use).
+#[inline(always)]
+fn next_fine(ntag: Tag) -> bool {
+    ntag.0 & MAGIC_PREV_FREE == MAGIC
 }
 
 /// Starts loading the cache line at `p` (any address: a prefetch never

@@ -104,7 +104,20 @@ impl<G: HeapGrowth> LockedHeap<G> {
     }
 
     /// Allocates `size` bytes aligned to `align`, growing the heap if needed.
+    #[inline]
     pub fn try_alloc(&self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
+        // The common case: one attempt under the lock, the result in a
+        // register; the reason for a failure and growth are out of line.
+        if let Some(p) = self.inner.lock().heap.alloc(size, align) {
+            return Ok(p);
+        }
+        self.try_alloc_growing(size, align)
+    }
+
+    /// [`LockedHeap::try_alloc`] after a first attempt failed: tries again
+    /// (another CPU may have freed or grown meanwhile), growing as needed.
+    #[inline(never)]
+    fn try_alloc_growing(&self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
         for _ in 0..=MAX_GROWS {
             let empty = {
                 let mut g = self.inner.lock();

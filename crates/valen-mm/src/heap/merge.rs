@@ -28,13 +28,49 @@ impl Heap {
 
     /// [`Heap::release`] with `b`'s tag and its successor's tag already read.
     ///
+    /// Without a free neighbour (the common case) it writes three words and
+    /// lists the block; merging is out of line.
+    ///
     /// # Safety
     /// As for [`Heap::release`]; `tag` and `ntag` are the current tags.
-    #[inline]
-    pub(super) unsafe fn release_with(&mut self, mut b: Block, tag: Tag, ntag: Tag) {
-        let mut size = tag.size();
+    #[inline(always)]
+    pub(super) unsafe fn release_with(&mut self, b: Block, tag: Tag, ntag: Tag) {
+        let size = tag.size();
         self.c.used_bytes -= size;
         self.c.used_blocks -= 1;
+        if tag.has(PREV_FREE) || ntag.has(FREE) {
+            // SAFETY: forwarded.
+            return unsafe { self.release_merging(b, tag, ntag) };
+        }
+        let after = b.offset(size);
+        // SAFETY: `b` is a used block; `after` its successor, whose tag is
+        // `ntag`: it now follows a free block.
+        unsafe {
+            b.set_tag(Tag::new(size, FREE));
+            after.set_prev_size(size);
+            after.set_tag(Tag(ntag.0 | ((PREV_FREE as u64) << 32)));
+            self.insert(b, size);
+        }
+    }
+
+    /// [`Heap::release_with`] when a neighbour is free (counters done).
+    ///
+    /// # Safety
+    /// As for [`Heap::release_with`].
+    #[inline(never)]
+    unsafe fn release_merging(&mut self, b: Block, tag: Tag, ntag: Tag) {
+        // SAFETY: forwarded.
+        unsafe { self.merge_and_list(b, tag, ntag) }
+    }
+
+    /// Merges the used block `b` with its free neighbours and lists the
+    /// result (counters done).
+    ///
+    /// # Safety
+    /// As for [`Heap::release_with`].
+    #[inline(always)]
+    pub(super) unsafe fn merge_and_list(&mut self, mut b: Block, tag: Tag, ntag: Tag) {
+        let mut size = tag.size();
         let next = b.offset(size);
         if ntag.has(FREE) {
             // SAFETY: a free neighbour is listed under its size.

@@ -108,18 +108,18 @@ fn free_null_is_a_no_op() {
 #[test]
 fn split_remainder_takes_the_blocks_place_in_its_list() {
     with_heap(|h| {
-        // One free block of 64 KiB - 16 (list fl 8, sl 15); cutting 32 bytes
+        // One free block of 64 KiB - 16 (list fl 8, sl 15: number 143); cutting 32 bytes
         // leaves a remainder in the same list: the bitmaps stay as they were.
-        let maps = (h.fl_bitmap, h.sl_bitmap);
+        let maps = (h.summary, h.bits);
         let free_blocks = h.stats().free_blocks;
         let a = h.malloc(24).unwrap();
-        assert_eq!((h.fl_bitmap, h.sl_bitmap), maps);
+        assert_eq!((h.summary, h.bits), maps);
         assert_eq!(h.stats().free_blocks, free_blocks);
         let w = h.check().unwrap();
         assert_eq!((w.used_blocks, w.free_blocks), (1, 1));
         // A cut that moves the remainder to a smaller list changes them.
         let b = h.malloc(60_000).unwrap();
-        assert_ne!((h.fl_bitmap, h.sl_bitmap), maps);
+        assert_ne!((h.summary, h.bits), maps);
         assert_eq!(h.check().unwrap().free_blocks, 1);
         // An exact fit leaves no remainder and clears the successor's
         // PREV_FREE (the walk checks it).
@@ -140,7 +140,7 @@ fn split_remainder_takes_the_blocks_place_in_its_list() {
 #[test]
 fn fallback_takes_a_fitting_block_behind_the_head() {
     with_heap(|h| {
-        // Blocks of 528 and 512 bytes share a list (fl 2, sl 0); the good-fit
+        // Blocks of 528 and 512 bytes share a list (fl 2, sl 0: number 32); the good-fit
         // search for 528 looks one list up, finds nothing, and the bounded
         // walk of the own list finds the 528 behind the 512 at the head.
         let a = h.malloc(520).unwrap();
@@ -155,10 +155,10 @@ fn fallback_takes_a_fitting_block_behind_the_head() {
             h.free(a.as_ptr()).unwrap();
             h.free(c.as_ptr()).unwrap();
         }
-        assert_eq!(h.heads[2][0], c.as_ptr().wrapping_sub(16));
+        assert_eq!(h.heads[32], c.as_ptr().wrapping_sub(16));
         let p = h.malloc(520).unwrap();
         assert_eq!(p, a, "the fitting block behind the head");
-        assert_eq!(h.heads[2][0], c.as_ptr().wrapping_sub(16));
+        assert_eq!(h.heads[32], c.as_ptr().wrapping_sub(16));
         let w = h.check().unwrap();
         assert_eq!((w.used_blocks, w.free_blocks), (4, 1));
         assert!(h.malloc(520).is_none(), "only the 512 is left");

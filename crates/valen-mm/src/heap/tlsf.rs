@@ -2,16 +2,19 @@
 //! the regions the heap manages. It takes `&mut self` and knows no locks.
 //!
 //! ```text
-//!   fl_bitmap   0 0 1 0 1 ...        one bit per first level: any list non-empty
-//!   sl_bitmap[fl]  0 1 0 0 ...       one bit per list of that level
-//!   heads[fl][sl] -> block <-> block <-> ...   doubly linked free blocks
+//!   summary      0 1 0 0 ...           one bit per bitmap word: any list non-empty
+//!   bits[w]      0 1 0 0 ... (64)      one bit per list: lists 64 w .. 64 w + 63
+//!   heads[list] -> block <-> block <-> ...   doubly linked free blocks
 //! ```
 //!
-//! Finding a fit is two `trailing_zeros` on bitmaps; unlinking is O(1) through
-//! the links stored in the free block itself.
+//! Lists are numbered in size order (`fl * 16 + sl`, see `class.rs`), so a
+//! fit is one `trailing_zeros` on the word of the request's list (every list
+//! for blocks below 1 KiB shares the first word), or two when it lies in a
+//! later word; unlinking is O(1) through the links stored in the free block
+//! itself.
 
 use super::block::{Block, Tag, END, FREE, HEADER, MIN_BLOCK, PREV_FREE};
-use super::class::{class_of, search_class, Class, FL_SLOTS, MAX_BLOCK, SL_COUNT};
+use super::class::{class_of, search_class, Class, LIST_SLOTS, MAX_BLOCK};
 use super::error::RegionError;
 use crate::addr::VirtAddr;
 use core::ptr;
@@ -23,6 +26,15 @@ pub const MAX_REGION: usize = MAX_BLOCK + HEADER;
 /// How many blocks of the request's own list are tried when the good-fit
 /// search finds nothing (a bounded walk: malloc stays O(1)).
 const FALLBACK_TRIES: usize = 8;
+/// Words of the list bitmap (64 lists each).
+pub(super) const WORDS: usize = LIST_SLOTS / 64;
+
+/// The bitmap word and bit of list `c`.
+#[inline(always)]
+const fn word_bit(c: Class) -> (usize, u64) {
+    let s = c.slot();
+    (s >> 6, 1 << (s & 63))
+}
 
 /// A managed region `[start, end)`; its last 16 bytes are the END sentinel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +68,7 @@ impl Span {
 /// offset in granules, rotated so that a misaligned offset's low bits land
 /// on top (too large), against the granules available (0 for an empty slot).
 #[inline(always)]
-fn holds(span: &Span, block: usize) -> bool {
+pub(super) fn holds(span: &Span, block: usize) -> bool {
     block.wrapping_sub(span.start).rotate_right(4) < span.room
 }
 
@@ -77,9 +89,16 @@ pub(super) struct Counters {
 /// Use it directly through `&mut self` (one owner), or behind
 /// [`LockedHeap`](super::LockedHeap) for `GlobalAlloc` and growth.
 pub struct Heap {
-    pub(super) fl_bitmap: u32,
-    pub(super) sl_bitmap: [u32; FL_SLOTS],
-    pub(super) heads: [[*mut u8; SL_COUNT]; FL_SLOTS],
+    /// Bit `w`: `bits[w]` is non-zero.
+    pub(super) summary: u64,
+    /// Bit `c % 64` of word `c / 64`: list `c` is non-empty.
+    pub(super) bits: [u64; WORDS],
+    /// First block of each list (null: empty).
+    pub(super) heads: [*mut u8; LIST_SLOTS],
+    /// A word nobody reads: where branch-free list updates write the link
+    /// of a neighbour that does not exist (the `prev` link after a list's
+    /// last block), instead of testing for it.
+    sink: *mut u8,
     pub(super) spans: [Span; MAX_REGIONS],
     pub(super) span_count: usize,
     pub(super) c: Counters,
@@ -101,9 +120,10 @@ impl Heap {
     /// [`Heap::add_region`].
     pub const fn new() -> Self {
         Self {
-            fl_bitmap: 0,
-            sl_bitmap: [0; FL_SLOTS],
-            heads: [[ptr::null_mut(); SL_COUNT]; FL_SLOTS],
+            summary: 0,
+            bits: [0; WORDS],
+            heads: [ptr::null_mut(); LIST_SLOTS],
+            sink: ptr::null_mut(),
             spans: [Span::new(ptr::null_mut(), 0, 0); MAX_REGIONS],
             span_count: 0,
             c: Counters {
@@ -256,23 +276,36 @@ impl Heap {
     /// to `class`.
     #[inline(always)]
     pub(super) unsafe fn insert_in(&mut self, b: Block, class: Class) {
-        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
-        let head = self.heads[fl][sl];
-        // SAFETY: `b` and `head` (if any) are free blocks of this heap.
+        let slot = class.slot();
+        let head = self.heads[slot];
+        // SAFETY: `b` is a free block of this heap.
         unsafe {
             b.set_next(head);
             b.set_prev(ptr::null_mut());
         }
-        if head.is_null() {
-            // The list was empty: its bits were clear.
-            self.fl_bitmap |= 1 << fl;
-            self.sl_bitmap[fl] |= 1 << sl;
-        } else {
-            // SAFETY: `head` is a free block of this heap.
-            unsafe { Block(head).set_prev(b.0) };
-        }
-        self.heads[fl][sl] = b.0;
+        // Whether the list was empty is a coin toss on random workloads:
+        // set the bits either way and link through the sink, no branch.
+        let (w, bit) = word_bit(class);
+        self.bits[w] |= bit;
+        self.summary |= 1 << w;
+        // SAFETY: the `prev` link of `head`, a free block, or the sink.
+        unsafe { self.prev_link(head).write(b.0) };
+        self.heads[slot] = b.0;
         self.c.free_blocks += 1;
+    }
+
+    /// Where the `prev` link of the listed free block `p` lives, or the sink
+    /// when `p` is null (chosen without a branch).
+    #[inline(always)]
+    fn prev_link(&mut self, p: *mut u8) -> *mut *mut u8 {
+        let sink = ptr::addr_of_mut!(self.sink);
+        let link = p.wrapping_add(HEADER + 8).cast::<*mut u8>();
+        // Both values are ready: the compiler emits a conditional move.
+        if p.is_null() {
+            sink
+        } else {
+            link
+        }
     }
 
     /// Unlinks the free block `b` of `size` bytes from its list. The list
@@ -303,12 +336,11 @@ impl Heap {
     /// `b` is in the list `class()` returns.
     #[inline(always)]
     unsafe fn unlink(&mut self, b: Block, class: impl FnOnce() -> Class) {
-        // SAFETY: `b` is a listed free block; its neighbours too.
+        // SAFETY: `b` is a listed free block; its neighbours too (the sink
+        // stands for a missing successor).
         unsafe {
             let (next, prev) = b.links();
-            if !next.is_null() {
-                Block(next).set_prev(prev);
-            }
+            self.prev_link(next).write(prev);
             if prev.is_null() {
                 self.set_head(class(), next);
             } else {
@@ -328,10 +360,8 @@ impl Heap {
         // SAFETY: `b` is a listed free block.
         let next = unsafe { b.links() }.0;
         self.set_head(class, next);
-        if !next.is_null() {
-            // SAFETY: `next` is a listed free block.
-            unsafe { Block(next).set_prev(ptr::null_mut()) };
-        }
+        // SAFETY: the `prev` link of `next`, a free block, or the sink.
+        unsafe { self.prev_link(next).write(ptr::null_mut()) };
         self.c.free_blocks -= 1;
     }
 
@@ -339,14 +369,22 @@ impl Heap {
     /// bitmap bits when that leaves it empty.
     #[inline(always)]
     fn set_head(&mut self, class: Class, next: *mut u8) {
-        // Masks prove the indices in bounds (no panic path).
-        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
-        self.heads[fl][sl] = next;
-        if next.is_null() {
-            self.sl_bitmap[fl] &= !(1 << sl);
-            if self.sl_bitmap[fl] == 0 {
-                self.fl_bitmap &= !(1 << fl);
-            }
+        // `slot` and `word_bit` mask: the indices are in bounds (no panic path).
+        self.heads[class.slot()] = next;
+        // Whether the list empties is a coin toss: no branch on it.
+        let (w, bit) = word_bit(class);
+        let word = self.bits[w] & !(bit & 0u64.wrapping_sub(u64::from(next.is_null())));
+        self.bits[w] = word;
+        self.summary &= !(u64::from(word == 0) << w);
+    }
+
+    /// Marks the list of `class` empty in the bitmaps.
+    #[inline(always)]
+    fn clear_bits(&mut self, class: Class) {
+        let (w, bit) = word_bit(class);
+        self.bits[w] &= !bit;
+        if self.bits[w] == 0 {
+            self.summary &= !(1 << w);
         }
     }
 
@@ -360,7 +398,6 @@ impl Heap {
     /// whose size belongs to `class`, in no list.
     #[inline(always)]
     pub(super) unsafe fn replace_head(&mut self, old: Block, new: Block, class: Class) {
-        let (fl, sl) = (class.fl & (FL_SLOTS - 1), class.sl & (SL_COUNT - 1));
         // SAFETY: `old`, its successor and `new` are free blocks.
         unsafe {
             let next = old.links().0;
@@ -370,46 +407,89 @@ impl Heap {
                 Block(next).set_prev(new.0);
             }
         }
-        self.heads[fl][sl] = new.0;
+        self.heads[class.slot()] = new.0;
     }
 
     /// A free block of at least `size` bytes (still listed, at the head of
     /// its list, with its tag and list), or `None`.
     #[inline]
     pub(super) fn find(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
+        let Some(class) = self.first_list(search_class(size)?) else {
+            return self.find_fallback(size);
+        };
+        let b = Block(self.heads[class.slot()]);
+        // SAFETY: a list head is a free block of this heap.
+        let tag = unsafe { b.tag() };
+        if tag.magic_ok() && tag.has(FREE) {
+            return Some((b, tag, class));
+        }
+        self.find_damaged(size, class)
+    }
+
+    /// [`Heap::find`] without its rare cases: `None` also when only the
+    /// bounded walk could find a block or when the head found is damaged
+    /// (the caller then asks [`Heap::find`]). Everything stays in registers.
+    #[inline(always)]
+    pub(super) fn find_fast(&self, size: usize) -> Option<(Block, Tag, Class)> {
+        let class = self.first_list(search_class(size)?)?;
+        let b = Block(self.heads[class.slot()]);
+        // The block is most often a close fit: the header after it (which
+        // the allocation writes) is then within a few bytes of `b + size`.
+        // Fetch it now, beside `b`'s own header, not after it.
+        super::free::prefetch(b.0.wrapping_add(size + 8));
+        // SAFETY: a list head is a free block of this heap.
+        let tag = unsafe { b.tag() };
+        (tag.magic_ok() && tag.has(FREE)).then_some((b, tag, class))
+    }
+
+    /// The first non-empty list at or after `from`, or `None`.
+    #[inline(always)]
+    fn first_list(&self, from: Class) -> Option<Class> {
+        let (w, _) = word_bit(from);
+        let here = self.bits[w] & (!0u64 << (from.slot() & 63));
+        if here != 0 {
+            return Some(Class((w << 6) | here.trailing_zeros() as usize));
+        }
+        // Later words (`w + 1 <= WORDS`, a shift below 64).
+        let later = self.summary & (!0u64 << (w + 1));
+        if later == 0 {
+            return None;
+        }
+        let w = later.trailing_zeros() as usize & (WORDS - 1);
+        // A summary bit is set only while its word is non-zero.
+        Some(Class((w << 6) | self.bits[w].trailing_zeros() as usize))
+    }
+
+    /// [`Heap::find`] after the head of `class` was found overwritten while
+    /// free: the whole list is dropped (rather than following links we
+    /// cannot trust; its blocks leak, nothing else is touched) and the search
+    /// runs again.
+    #[cold]
+    #[inline(never)]
+    fn find_damaged(&mut self, size: usize, mut class: Class) -> Option<(Block, Tag, Class)> {
         loop {
-            let Class { fl, sl } = search_class(size)?;
-            let mut sl_map = self.sl_bitmap[fl] & (!0u32 << sl);
-            let mut f = fl;
-            if sl_map == 0 {
-                // Levels above `fl` (a 64-bit shift: `fl + 1` may be 32).
-                let fl_map = self.fl_bitmap & ((!0u64 << (fl + 1)) as u32);
-                if fl_map == 0 {
-                    return self.find_fallback(size);
-                }
-                f = fl_map.trailing_zeros() as usize & (FL_SLOTS - 1);
-                sl_map = self.sl_bitmap[f];
-            }
-            let s = sl_map.trailing_zeros() as usize & (SL_COUNT - 1);
-            let b = Block(self.heads[f][s]);
+            self.drop_list(class);
+            let Some(c) = self.first_list(search_class(size)?) else {
+                return self.find_fallback(size);
+            };
+            class = c;
+            let b = Block(self.heads[class.slot()]);
             // SAFETY: a list head is a free block of this heap.
             let tag = unsafe { b.tag() };
             if tag.magic_ok() && tag.has(FREE) {
-                return Some((b, tag, Class { fl: f, sl: s }));
+                return Some((b, tag, class));
             }
-            // A header overwritten while free: drop the whole list rather
-            // than follow links we cannot trust. Its blocks leak; nothing else
-            // is touched.
-            self.drop_list(f, s);
         }
     }
 
     /// Walks a few blocks of the request's own list for one that fits.
     #[cold]
     fn find_fallback(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
+        if size > MAX_BLOCK {
+            return None;
+        }
         let class = class_of(size);
-        let Class { fl, sl } = class;
-        let mut p = self.heads[fl][sl];
+        let mut p = self.heads[class.slot()];
         for _ in 0..FALLBACK_TRIES {
             if p.is_null() {
                 return None;
@@ -418,7 +498,7 @@ impl Heap {
             // SAFETY: listed blocks are free blocks of this heap.
             let tag = unsafe { b.tag() };
             if !tag.magic_ok() || !tag.has(FREE) {
-                self.drop_list(fl, sl);
+                self.drop_list(class);
                 return None;
             }
             if tag.size() >= size {
@@ -436,12 +516,9 @@ impl Heap {
         None
     }
 
-    fn drop_list(&mut self, fl: usize, sl: usize) {
-        self.heads[fl][sl] = ptr::null_mut();
-        self.sl_bitmap[fl] &= !(1 << sl);
-        if self.sl_bitmap[fl] == 0 {
-            self.fl_bitmap &= !(1 << fl);
-        }
+    fn drop_list(&mut self, class: Class) {
+        self.heads[class.slot()] = ptr::null_mut();
+        self.clear_bits(class);
         self.c.lists_dropped += 1;
     }
 }
