@@ -15,6 +15,7 @@
 #ifndef KERNEL_ENV_H
 #define KERNEL_ENV_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,25 +40,12 @@ static int checks_failed;
 /* Refusals a test causes on purpose (double frees...), checked by finish. */
 static uint64_t expected_refusals;
 
-/* The lines printed, kept for the checks (the same log as the test
- * kernel's C boot). */
-#include "promises/common.h"
+/* Where kprintf's lines go: standard output. */
+static void console_write(const char *s) { fputs(s, stdout); }
 
-/* The kernel's printf: prints, and keeps the last lines so that a test can
- * read back what an example printed (addresses it did not return). */
-#include <stdarg.h>
-static int kprintf(const char *fmt, ...) {
-    char buf[LOG_LINE_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fputs(buf, stdout);
-    log_keep(buf);
-    return n;
-}
-/* The spec's examples print with printf: route it to the kernel's. */
-#define printf kprintf
+/* kprintf (the spec's printf), which keeps the lines printed for the checks:
+ * the same as the test kernel's C boot. */
+#include "promises/common.h"
 
 /* What a page fault is here: the simulated machine has no MMU of its own, so
  * an access "faults" when the page tables do not allow it (the test kernel's

@@ -1,17 +1,19 @@
 /*
  * What both environments of the spec's examples share around the checks:
- * the printed-lines log a check reads back, and the facts about the kernel
- * image and the PMM bitmap the checks compare against.
+ * the kernel's printf, which keeps the lines printed for a check to read
+ * back, and the facts about the kernel image and the PMM bitmap the checks
+ * compare against.
  *
  * Included by each environment header (../kernel_env.h for the hosted C
  * tests, kernel/c/env.h for the test kernel's C boot) once it has the four
- * valen headers, strlen / strncmp, and the boot information
- * (max_physical_addr, kernel_phys_end).
+ * valen headers, <stdarg.h>, strlen / strncmp / vsnprintf, console_write
+ * (where printed lines go) and the boot information (max_physical_addr,
+ * kernel_phys_end).
  */
 #ifndef VALEN_PROMISES_COMMON_H
 #define VALEN_PROMISES_COMMON_H
 
-/* ---- the last lines printed (each environment's printf keeps them) ---- */
+/* ---- printf, and the last lines printed ---- */
 
 #define LOG_LINES 64
 #define LOG_LINE_SIZE 256
@@ -27,6 +29,21 @@ static void log_keep(const char *line) {
     dst[n] = '\0';
     log_count++;
 }
+
+/* The kernel's printf: prints, and keeps the line (the spec's examples
+ * print addresses they do not return; the checks read them back). */
+static int kprintf(const char *fmt, ...) {
+    char buf[LOG_LINE_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    console_write(buf);
+    log_keep(buf);
+    return n;
+}
+/* The spec's examples print with printf: route it to the kernel's. */
+#define printf kprintf
 
 /* The last logged line that starts with prefix, or NULL. */
 __attribute__((unused)) static const char *logged(const char *prefix) {
