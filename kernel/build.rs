@@ -40,7 +40,12 @@ fn capi(dir: &Path) -> Result<(), String> {
     let root = dir.parent().ok_or("the kernel folder has no parent")?;
     let c_dir = dir.join("c");
     let spec_dir = root.join("crates/valen-mm-c/tests/c");
-    for d in [&c_dir, &spec_dir.join("spec"), &root.join("include/valen")] {
+    for d in [
+        &c_dir,
+        &spec_dir.join("spec"),
+        &spec_dir.join("promises"),
+        &root.join("include/valen"),
+    ] {
         println!("cargo:rerun-if-changed={}", d.display());
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?);

@@ -1,9 +1,11 @@
 /*
  * What the test kernel's C boot has around the spec's examples (one file
  * per example in spec/, shared with the hosted C tests): the four headers,
- * the boot information the Rust kernel hands over, a printf to the serial port that also keeps
- * the last lines (so a check can read back what an example printed), the
- * few string functions the examples use, and CHECK.
+ * the boot information the Rust kernel hands over, a printf to the serial
+ * port that also keeps the last lines (so a check can read back what an
+ * example printed), the few string functions the examples use, page-fault
+ * probes, and CHECK. What each example promises is checked by the code in
+ * promises/ (one file per example), shared with the hosted C tests too.
  *
  * Freestanding: no C library. memcpy and memset come from the kernel (the
  * compiler may call them); everything else is here.
@@ -171,50 +173,27 @@ static int k_snprintf(char *buf, size_t cap, const char *fmt, ...) {
     return n;
 }
 
-/* The last lines printed, for checks that read back an example's output. */
-#define LOG_LINES 64
-static char log_lines[LOG_LINES][160];
-static int log_count;
+/* The checks format with snprintf; the shared printf with vsnprintf. */
+#define snprintf k_snprintf
+#define vsnprintf k_vsnprintf
 
-static int kprintf(const char *fmt, ...) {
-    char buf[160];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = k_vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    kernel_write(buf, k_strlen(buf));
-    k_strcpy(log_lines[log_count % LOG_LINES], buf);
-    log_count++;
-    return n;
-}
-/* The last logged line that starts with prefix, or NULL. */
-static const char *logged(const char *prefix) {
-    for (int i = log_count - 1; i >= 0 && i >= log_count - LOG_LINES; i--)
-        if (k_strncmp(log_lines[i % LOG_LINES], prefix, k_strlen(prefix)) == 0)
-            return log_lines[i % LOG_LINES];
-    return NULL;
-}
-/* The line printed last. */
-static const char *last_line(void) { return log_count ? log_lines[(log_count - 1) % LOG_LINES] : ""; }
-/* The spec's examples print with printf. */
-#define printf kprintf
+/* Where kprintf's lines go: the serial console. */
+static void console_write(const char *s) { kernel_write(s, k_strlen(s)); }
 
-/* The hex number after the last "0x" of line (0 if none): reads back an
- * address an example printed. */
-static uint64_t hex_after_0x(const char *line) {
-    const char *p = NULL;
-    for (const char *s = line; s && s[0] && s[1]; s++)
-        if (s[0] == '0' && s[1] == 'x')
-            p = s + 2;
-    uint64_t v = 0;
-    for (; p && *p; p++) {
-        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
-        if (d < 0)
-            break;
-        v = v * 16 + (uint64_t)d;
-    }
-    return v;
-}
+/* kprintf (the spec's printf), which keeps the lines printed for the checks:
+ * the same as the hosted tests'. */
+#include "promises/common.h"
+
+/* ---- what the real MMU says (the hosted build asks its page tables) ---- */
+
+/* Whether reading / writing addr page-faults (the kernel's probe answers 1
+ * for a fault, 0 for none, -1 for an address that is not canonical). */
+static int faults_on_read(uint64_t addr) { return kernel_probe(addr, 0) == 1; }
+static int faults_on_write(uint64_t addr) { return kernel_probe(addr, 1) == 1; }
+static int no_fault_on_write(uint64_t addr) { return kernel_probe(addr, 1) == 0; }
+/* A pointer through which the CPU reaches virt: virt itself here (the
+ * hosted build's windows exist in its simulated page tables only). */
+static void *reach(uint64_t virt) { return (void *)virt; }
 
 /* ---- checks ---- */
 

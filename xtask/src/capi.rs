@@ -47,14 +47,10 @@ fn run(cmd: &mut Command, what: &str) -> Result<String, String> {
     Ok(stdout)
 }
 
-/// The whole step.
-pub fn test() -> Result<(), String> {
-    let root = crate::setup::root();
-    let target = target_dir(&root);
-    let out = target.join("capi");
-    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {out:?}: {e}"))?;
-    crate::cargo(&["build", "-p", "valen-mm-c"])?;
-    crate::cargo(&[
+/// Builds the C API's static library for a kernel (x86_64-unknown-none,
+/// with its panic handler), with more cargo options (`extra`: a profile...).
+pub fn kernel_library(extra: &[&str]) -> Result<(), String> {
+    let mut args = vec![
         "rustc",
         "-p",
         "valen-mm-c",
@@ -65,8 +61,20 @@ pub fn test() -> Result<(), String> {
         "--features",
         "panic-handler",
         "--target",
-        "x86_64-unknown-none",
-    ])?;
+        crate::kernel::TARGET,
+    ];
+    args.extend_from_slice(extra);
+    crate::cargo(&args)
+}
+
+/// The whole step.
+pub fn test() -> Result<(), String> {
+    let root = crate::setup::root();
+    let target = target_dir(&root);
+    let out = target.join("capi");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {out:?}: {e}"))?;
+    crate::cargo(&["build", "-p", "valen-mm-c"])?;
+    kernel_library(&[])?;
     let include = root.join("include");
     headers_compile(&include, &out)?;
     kernel_link(&root, &include, &target, &out)?;

@@ -42,22 +42,7 @@ pub fn build() -> Result<PathBuf, String> {
 pub fn build_capi() -> Result<PathBuf, String> {
     setup::ensure_target(TARGET)?;
     let root = setup::root();
-    crate::cargo(&[
-        "rustc",
-        "--quiet",
-        "-p",
-        "valen-mm-c",
-        "--lib",
-        "--crate-type",
-        "staticlib",
-        "--no-default-features",
-        "--features",
-        "panic-handler",
-        "--target",
-        TARGET,
-        "--profile",
-        "kernel-lib",
-    ])?;
+    crate::capi::kernel_library(&["--quiet", "--profile", "kernel-lib"])?;
     let lib_dir = crate::capi::target_dir(&root)
         .join(TARGET)
         .join("kernel-lib");

@@ -6,7 +6,7 @@
 
 use crate::kernel;
 use crate::qemu::{self, BootPath, BootSpec, Machine, Mem};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The RAM sizes every machine type boots with.
@@ -55,7 +55,7 @@ struct Row {
 
 /// Boots the whole matrix (`elf`: the test kernel, `capi_elf`: its C API
 /// boot); fails if any boot fails.
-pub fn run(elf: &PathBuf, capi_elf: &PathBuf, timeout: Duration) -> Result<(), String> {
+pub fn run(elf: &PathBuf, capi_elf: &Path, timeout: Duration) -> Result<(), String> {
     let mut plan: Vec<(Mem, Machine, BootPath)> = Vec::new();
     for size in SIZES {
         for machine in [Machine::Pc, Machine::Q35] {
@@ -87,35 +87,10 @@ pub fn run(elf: &PathBuf, capi_elf: &PathBuf, timeout: Duration) -> Result<(), S
             cpu_for(machine),
             path.name()
         );
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        let report = qemu::boot(&BootSpec {
-            mem: &mem,
-            machine,
-            cpu: cpu_for(machine),
-            path,
-            image: &image,
-            symbols: elf,
-            gdb: false,
-            timeout,
-            echo: false,
-            extra_cmdline: "",
-        })?;
-        match &report.failure {
-            None => println!(
-                "ok ({}, {:.1} s)",
-                counts(&report),
-                report.elapsed.as_secs_f64()
-            ),
-            Some(why) => {
-                println!("FAILED: {why} ({:.1} s)", report.elapsed.as_secs_f64());
-                let tail: Vec<&str> = report.log.lines().rev().take(40).collect();
-                println!("  --- last lines of the kernel log ---");
-                for line in tail.into_iter().rev() {
-                    println!("  | {line}");
-                }
-            }
-        }
+        let report = boot(&mem, machine, path, &image, elf, timeout, "")?;
+        let lines: Vec<&str> = report.log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(40)..];
+        print_outcome(&report, "last lines of the kernel log", tail);
         rows.push(Row {
             mem: mem.label,
             machine,
@@ -163,24 +138,11 @@ pub fn run(elf: &PathBuf, capi_elf: &PathBuf, timeout: Duration) -> Result<(), S
 
 /// Boots each deliberate crash and checks it is judged a failure, for the
 /// reason expected, with the expected report in the log.
-fn crash_boots(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
+fn crash_boots(elf: &Path, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
     let mem = Mem::parse("32M")?;
     for (i, (arg, log_shows, verdict)) in CRASHES.iter().enumerate() {
         print!("[crash {}/{}] {arg:<16} ... ", i + 1, CRASHES.len());
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        let mut report = qemu::boot(&BootSpec {
-            mem: &mem,
-            machine: Machine::Pc,
-            cpu: cpu_for(Machine::Pc),
-            path: BootPath::Pvh,
-            image: elf,
-            symbols: elf,
-            gdb: false,
-            timeout,
-            echo: false,
-            extra_cmdline: arg,
-        })?;
+        let mut report = boot(&mem, Machine::Pc, BootPath::Pvh, elf, elf, timeout, arg)?;
         let seen = report.failure.clone().unwrap_or_default();
         report.failure = if report.failure.is_none() {
             Some(format!("{arg}: the boot counted as a success"))
@@ -210,7 +172,7 @@ fn crash_boots(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<
 /// The C API boot: memory management and the spec's examples in C, on
 /// 4 GiB of `q35` (RAM below and above the PCI hole). Passes only if the
 /// run passes and every example printed its `ok` line.
-fn capi_boot(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
+fn capi_boot(elf: &Path, timeout: Duration, rows: &mut Vec<Row>) -> Result<(), String> {
     let mem = Mem::parse("4G")?;
     let machine = Machine::Q35;
     print!(
@@ -219,38 +181,13 @@ fn capi_boot(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<()
         machine.name(),
         cpu_for(machine)
     );
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let mut report = qemu::boot(&BootSpec {
-        mem: &mem,
-        machine,
-        cpu: cpu_for(machine),
-        path: BootPath::Pvh,
-        image: elf,
-        symbols: elf,
-        gdb: false,
-        timeout,
-        echo: false,
-        extra_cmdline: "",
-    })?;
+    let mut report = boot(&mem, machine, BootPath::Pvh, elf, elf, timeout, "")?;
     if report.failure.is_none() {
         report.failure = kernel::check_capi_log(&report.log);
     }
-    match &report.failure {
-        None => println!(
-            "ok ({}, {:.1} s)",
-            counts(&report),
-            report.elapsed.as_secs_f64()
-        ),
-        Some(why) => {
-            println!("FAILED: {why} ({:.1} s)", report.elapsed.as_secs_f64());
-            println!("  --- the C boot's log ---");
-            let start = report.log.find("capi:").unwrap_or(0);
-            for line in report.log[start..].lines() {
-                println!("  | {line}");
-            }
-        }
-    }
+    let start = report.log.find("capi:").unwrap_or(0);
+    let excerpt: Vec<&str> = report.log[start..].lines().collect();
+    print_outcome(&report, "the C boot's log", &excerpt);
     rows.push(Row {
         mem: mem.label,
         machine,
@@ -260,6 +197,53 @@ fn capi_boot(elf: &PathBuf, timeout: Duration, rows: &mut Vec<Row>) -> Result<()
         report,
     });
     Ok(())
+}
+
+/// One boot of the matrix, after its progress line: quiet (no log echo, no
+/// debugger), on the CPU model [`cpu_for`] gives the machine type.
+fn boot(
+    mem: &Mem,
+    machine: Machine,
+    path: BootPath,
+    image: &Path,
+    symbols: &Path,
+    timeout: Duration,
+    extra_cmdline: &str,
+) -> Result<qemu::BootReport, String> {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    qemu::boot(&BootSpec {
+        mem,
+        machine,
+        cpu: cpu_for(machine),
+        path,
+        image,
+        symbols,
+        gdb: false,
+        timeout,
+        echo: false,
+        extra_cmdline,
+    })
+}
+
+/// Ends the progress line of a boot that must pass: `ok` with its counts and
+/// time, or `FAILED` with why and `excerpt`, the part of the log (`title`)
+/// that shows it.
+fn print_outcome(report: &qemu::BootReport, title: &str, excerpt: &[&str]) {
+    match &report.failure {
+        None => println!(
+            "ok ({}, {:.1} s)",
+            counts(report),
+            report.elapsed.as_secs_f64()
+        ),
+        Some(why) => {
+            println!("FAILED: {why} ({:.1} s)", report.elapsed.as_secs_f64());
+            println!("  --- {title} ---");
+            for line in excerpt {
+                println!("  | {line}");
+            }
+        }
+    }
 }
 
 fn counts(r: &qemu::BootReport) -> String {

@@ -7,13 +7,15 @@
  * would) at PHYS_TO_VIRT(VALEN_HOSTED_KERNEL_END): the simulated kernel image
  * occupies 2 MiB .. 4 MiB of simulated RAM.
  *
- * The spec's example code itself is in spec/, one file per example, shared
+ * The spec's example code itself is in spec/, and what each example promises
+ * is checked by the code in promises/, one file per example, both shared
  * with the test kernel's C boot (kernel/c), which has its own environment
  * header.
  */
 #ifndef KERNEL_ENV_H
 #define KERNEL_ENV_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,33 +40,29 @@ static int checks_failed;
 /* Refusals a test causes on purpose (double frees...), checked by finish. */
 static uint64_t expected_refusals;
 
-/* The kernel's printf: prints, and keeps the last lines so that a test can
- * read back what an example printed (addresses it did not return). */
-#define LOG_LINES 64
-static char log_lines[LOG_LINES][256];
-static int log_count;
-__attribute__((unused)) static int kprintf(const char *fmt, ...);
-#include <stdarg.h>
-static int kprintf(const char *fmt, ...) {
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fputs(buf, stdout);
-    strncpy(log_lines[log_count % LOG_LINES], buf, 255);
-    log_count++;
-    return n;
+/* Where kprintf's lines go: standard output. */
+static void console_write(const char *s) { fputs(s, stdout); }
+
+/* kprintf (the spec's printf), which keeps the lines printed for the checks:
+ * the same as the test kernel's C boot. */
+#include "promises/common.h"
+
+/* What a page fault is here: the simulated machine has no MMU of its own, so
+ * an access "faults" when the page tables do not allow it (the test kernel's
+ * C boot asks the real MMU). */
+__attribute__((unused)) static int faults_on_read(uint64_t addr) {
+    return paging_translate(addr, NULL, NULL) == VALEN_ENOENT;
 }
-/* The last logged line that starts with prefix, or NULL. */
-__attribute__((unused)) static const char *logged(const char *prefix) {
-    for (int i = log_count - 1; i >= 0 && i >= log_count - LOG_LINES; i--)
-        if (strncmp(log_lines[i % LOG_LINES], prefix, strlen(prefix)) == 0)
-            return log_lines[i % LOG_LINES];
-    return NULL;
+__attribute__((unused)) static int no_fault_on_write(uint64_t addr) {
+    uint64_t flags = 0;
+    return paging_translate(addr, NULL, &flags) == VALEN_OK &&
+           (flags & (PAGE_PRESENT | PAGE_WRITE)) == (PAGE_PRESENT | PAGE_WRITE);
 }
-/* The spec's examples print with printf: route it to the kernel's. */
-#define printf kprintf
+__attribute__((unused)) static int faults_on_write(uint64_t addr) { return !no_fault_on_write(addr); }
+/* A pointer through which the process reaches virt: the heap and device
+ * windows exist in the simulated page tables only, so through the simulated
+ * RAM (lower-half mappings are mirrored, and reach the same bytes). */
+__attribute__((unused)) static void *reach(uint64_t virt) { return PHYS_TO_VIRT(vmm_get_phys(virt)); }
 
 #define CHECK(cond)                                                          \
     do {                                                                     \
