@@ -399,6 +399,31 @@ fn realloc_in_a_second_region() {
     assert_eq!(h.check().unwrap().used_blocks, 0);
 }
 
+#[test]
+fn realloc_sized_checks_like_realloc() {
+    let mut h = heap();
+    let a = h.malloc(100).unwrap().as_ptr();
+    let _keep = h.malloc(100).unwrap();
+    // SAFETY: `a` holds 100 bytes.
+    unsafe { a.write_bytes(0x77, 100) };
+    // SAFETY: blocks of this heap; the size is only a hint, even when wrong:
+    // the contents move with the block all the same.
+    unsafe {
+        let b = h.realloc_sized(a, 1, 3000, 16).unwrap().as_ptr();
+        assert_ne!(a, b, "the block after `a` is in use: it moves");
+        assert!((0..100).all(|i| *b.add(i) == 0x77));
+        assert_eq!(
+            h.realloc_sized(a, 100, 200, 16),
+            Err(ReallocError::Block(BlockError::DoubleFree { addr: va(a) }))
+        );
+        let c = h.realloc_sized(b, 1 << 40, 50, 16).unwrap().as_ptr();
+        assert!((0..50).all(|i| *c.add(i) == 0x77));
+        h.free(c).unwrap();
+    }
+    h.check().unwrap();
+    still_works(&mut h);
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 

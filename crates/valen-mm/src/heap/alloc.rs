@@ -14,6 +14,7 @@
 use super::block::{block_size, Block, Tag, FREE, GRANULE, HEADER, MIN_BLOCK, OVERHEAD, PREV_FREE};
 use super::class::{class_of, Class};
 use super::error::{AllocError, ReallocError};
+use super::free::prefetch;
 use super::tlsf::Heap;
 use core::ptr::{self, NonNull};
 
@@ -241,6 +242,31 @@ impl Heap {
         };
         // SAFETY: `b` passed every check; `tag` and `ntag` are current.
         unsafe { self.realloc_valid(b, tag, ntag, new_size, align) }
+    }
+
+    /// [`Heap::realloc_aligned`] given the size the block was allocated (or
+    /// last resized) with, as Rust's `GlobalAlloc::realloc` knows it. As for
+    /// [`Heap::free_sized`], the size is only a hint: it lets the heap fetch
+    /// the next block's header (which every resize checks, and in-place
+    /// growth needs) while it reads this one, instead of one after the
+    /// other. A wrong size costs nothing but that head start; every check
+    /// still runs on the headers themselves, and the copy of a moving resize
+    /// keeps the whole block as always.
+    ///
+    /// # Safety
+    /// As for [`Heap::realloc_aligned`].
+    #[inline]
+    pub unsafe fn realloc_sized(
+        &mut self,
+        ptr: *mut u8,
+        old_size: usize,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
+        // The next header's tag lies within 16 bytes after `ptr + old_size`.
+        prefetch(ptr.wrapping_add(old_size).wrapping_add(8));
+        // SAFETY: forwarded.
+        unsafe { self.realloc_aligned(ptr, new_size, align) }
     }
 
     /// [`Heap::realloc_aligned`] with the full checks of [`Heap::validate`],
