@@ -72,7 +72,7 @@ impl Bench for Ours {
     #[inline(never)]
     fn realloc(&mut self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
         // SAFETY: `p` is a live block of this heap with alignment `l.align()`.
-        unsafe { self.0.realloc_aligned(p, new, l.align()) }
+        unsafe { self.0.realloc_sized(p, l.size(), new, l.align()) }
             .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 }

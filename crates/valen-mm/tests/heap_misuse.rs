@@ -2,7 +2,7 @@
 //! found, and leaves the heap working.
 
 use core::ptr::NonNull;
-use valen_mm::heap::{BlockError, Heap, IntegrityError, HEAP_MAGIC};
+use valen_mm::heap::{BlockError, Heap, IntegrityError, ReallocError, HEAP_MAGIC};
 use valen_mm::VirtAddr;
 
 const ARENA: usize = 1 << 20;
@@ -288,6 +288,142 @@ fn free_sized_checks_like_free() {
     assert_eq!(h.check().unwrap().free_blocks, 1);
 }
 
+/// `realloc(p, n)` for growing, same-size and shrinking `n`: each refused
+/// with `e`, changing nothing.
+fn realloc_refuses(h: &mut Heap, p: *mut u8, e: BlockError) {
+    let before = h.stats();
+    for n in [1usize, 100, 5000] {
+        // SAFETY: the heap checks the pointer before trusting it.
+        let r = unsafe { h.realloc(p, n) };
+        assert_eq!(r, Err(ReallocError::Block(e)), "realloc({p:?}, {n})");
+        assert_eq!(h.stats(), before);
+    }
+}
+
+#[test]
+fn realloc_checks_like_free() {
+    let mut h = heap();
+    let x = h.malloc(64).unwrap().as_ptr();
+    let a = h.malloc(64).unwrap().as_ptr();
+    let b = h.malloc(64).unwrap().as_ptr();
+    let c = h.malloc(64).unwrap().as_ptr();
+    let _keep = h.malloc(64).unwrap();
+    // Foreign and misaligned pointers.
+    let mut local = [0u8; 64];
+    for p in [local.as_mut_ptr().wrapping_add(16), a.wrapping_add(1)] {
+        realloc_refuses(&mut h, p, BlockError::ForeignPointer { addr: va(p) });
+    }
+    // A freed block, and a stale header inside a merged free block.
+    // SAFETY: blocks of this heap.
+    unsafe {
+        h.free(c).unwrap();
+        h.free(b).unwrap();
+    }
+    realloc_refuses(&mut h, b, BlockError::DoubleFree { addr: va(b) });
+    realloc_refuses(&mut h, c, BlockError::DoubleFree { addr: va(c) });
+    h.check().unwrap();
+    // A header without the magic number.
+    // SAFETY: the tag word of `a`, inside the arena.
+    let saved = unsafe { tag_of(a).read() };
+    // SAFETY: as above.
+    unsafe { tag_of(a).write((saved & !0xffff_ffff) | 0xdead_beef) };
+    let found = 0xdead_beef;
+    realloc_refuses(&mut h, a, BlockError::BadMagic { addr: va(a), found });
+    // SAFETY: as above.
+    unsafe { tag_of(a).write(saved) };
+    // An overflow from `x` into `a`'s header: reported, not repaired.
+    let n = h.usable_size(x).unwrap();
+    // SAFETY: the simulated bug: four bytes past `x`, into `a`'s magic.
+    unsafe { x.write_bytes(0xAB, n + 4) };
+    let damaged = (saved & !0xffff_ffff) | 0xABAB_ABAB;
+    let e = BlockError::Overflow {
+        addr: va(x),
+        header: va(a.wrapping_sub(16)),
+        found: damaged,
+        repaired: false,
+    };
+    realloc_refuses(&mut h, x, e);
+    // SAFETY: as above, restored.
+    unsafe { tag_of(a).write(saved) };
+    // A free block before `a` with a damaged tag (`a` is followed by the
+    // free `b` and `c`, merged: growing could stay in place, shrinking too;
+    // both are refused first).
+    // SAFETY: `x` is ours.
+    unsafe { h.free(x).unwrap() };
+    // SAFETY: the tag word of the free block at `x`.
+    let free_tag = unsafe { tag_of(x).read() };
+    // SAFETY: as above.
+    unsafe { tag_of(x).write(0x4141_4141_4141_4141) };
+    let e = BlockError::FreeNeighbourDamaged {
+        addr: va(a),
+        neighbour: va(x.wrapping_sub(16)),
+        found: 0x4141_4141_4141_4141,
+    };
+    realloc_refuses(&mut h, a, e);
+    // SAFETY: as above, restored.
+    unsafe { tag_of(x).write(free_tag) };
+    h.check().unwrap();
+    // The block still resizes and frees normally.
+    // SAFETY: a live block of this heap.
+    unsafe {
+        let a2 = h.realloc(a, 1000).unwrap().as_ptr();
+        let a3 = h.realloc(a2, 10).unwrap().as_ptr();
+        h.free(a3).unwrap();
+    }
+    h.check().unwrap();
+    still_works(&mut h);
+}
+
+#[test]
+fn realloc_in_a_second_region() {
+    let mut h = heap();
+    let first = h.malloc(ARENA - 4096).unwrap().as_ptr();
+    let arena: &'static mut [u128] = Vec::leak(vec![0u128; ARENA / 16]);
+    // SAFETY: the leaked arena is ours forever, apart from the first one.
+    unsafe { h.add_region(arena.as_mut_ptr().cast(), ARENA) }.unwrap();
+    let p = h.malloc(4096).unwrap().as_ptr();
+    assert!(arena.as_ptr_range().contains(&(p as *const u128)));
+    // SAFETY: `p` holds 4096 bytes.
+    unsafe { p.write_bytes(0x3C, 4096) };
+    // SAFETY: blocks of this heap; the growth moves or stays in place.
+    unsafe {
+        let q = h.realloc(p, 20_000).unwrap().as_ptr();
+        assert!((0..4096).all(|i| *q.add(i) == 0x3C));
+        let q = h.realloc(q, 100).unwrap().as_ptr();
+        assert!((0..100).all(|i| *q.add(i) == 0x3C));
+        // A freed block of the second region is refused like in the first.
+        h.free(q).unwrap();
+        realloc_refuses(&mut h, q, BlockError::DoubleFree { addr: va(q) });
+        h.free(first).unwrap();
+    }
+    assert_eq!(h.check().unwrap().used_blocks, 0);
+}
+
+#[test]
+fn realloc_sized_checks_like_realloc() {
+    let mut h = heap();
+    let a = h.malloc(100).unwrap().as_ptr();
+    let _keep = h.malloc(100).unwrap();
+    // SAFETY: `a` holds 100 bytes.
+    unsafe { a.write_bytes(0x77, 100) };
+    // SAFETY: blocks of this heap; the size is only a hint, even when wrong:
+    // the contents move with the block all the same.
+    unsafe {
+        let b = h.realloc_sized(a, 1, 3000, 16).unwrap().as_ptr();
+        assert_ne!(a, b, "the block after `a` is in use: it moves");
+        assert!((0..100).all(|i| *b.add(i) == 0x77));
+        assert_eq!(
+            h.realloc_sized(a, 100, 200, 16),
+            Err(ReallocError::Block(BlockError::DoubleFree { addr: va(a) }))
+        );
+        let c = h.realloc_sized(b, 1 << 40, 50, 16).unwrap().as_ptr();
+        assert!((0..50).all(|i| *c.add(i) == 0x77));
+        h.free(c).unwrap();
+    }
+    h.check().unwrap();
+    still_works(&mut h);
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
@@ -327,6 +463,10 @@ proptest::proptest! {
                 continue;
             }
             // SAFETY: the heap checks the pointer before trusting it.
+            let r = unsafe { h.realloc(p, 64) };
+            proptest::prop_assert!(r.is_err(), "realloc({p:?}) was accepted");
+            proptest::prop_assert_eq!(h.stats(), before);
+            // SAFETY: as above.
             let r = unsafe { h.free(p) };
             proptest::prop_assert!(r.is_err(), "{p:?} was accepted");
             proptest::prop_assert_eq!(h.stats(), before);

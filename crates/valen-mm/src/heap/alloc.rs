@@ -14,6 +14,7 @@
 use super::block::{block_size, Block, Tag, FREE, GRANULE, HEADER, MIN_BLOCK, OVERHEAD, PREV_FREE};
 use super::class::{class_of, Class};
 use super::error::{AllocError, ReallocError};
+use super::free::prefetch;
 use super::tlsf::Heap;
 use core::ptr::{self, NonNull};
 
@@ -80,6 +81,13 @@ impl Heap {
             return None;
         }
         let need = block_size(size)?;
+        self.alloc_block(need, align)
+    }
+
+    /// [`Heap::alloc`] of a block of `need` bytes (a [`block_size`]) aligned
+    /// to `align` (a power of two).
+    #[inline(always)]
+    fn alloc_block(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
         if align > MIN_ALIGN {
             return self.alloc_aligned(need, align);
         }
@@ -211,6 +219,11 @@ impl Heap {
     /// (it stays valid and must still be freed). On error the old block is
     /// untouched.
     ///
+    /// The pointer passes every check of `free` once, before anything
+    /// changes (inline for the first region, out of line for the others and
+    /// for refusals); a moving resize then allocates inline and frees the old
+    /// block without checking it again.
+    ///
     /// # Safety
     /// `ptr` is null or a block of this heap allocated with `align` that
     /// nobody uses any more except through the returned pointer.
@@ -223,9 +236,75 @@ impl Heap {
         if ptr.is_null() {
             return self.try_alloc(new_size, align).map_err(ReallocError::Alloc);
         }
+        let Some((b, tag, ntag)) = self.validate_first(ptr) else {
+            // SAFETY: forwarded.
+            return unsafe { self.realloc_checked(ptr, new_size, align) };
+        };
+        // SAFETY: `b` passed every check; `tag` and `ntag` are current.
+        unsafe { self.realloc_valid(b, tag, ntag, new_size, align) }
+    }
+
+    /// [`Heap::realloc_aligned`] given the size the block was allocated (or
+    /// last resized) with, as Rust's `GlobalAlloc::realloc` knows it. As for
+    /// [`Heap::free_sized`], the size is only a hint: it lets the heap fetch
+    /// the next block's header (which every resize checks, and in-place
+    /// growth needs) while it reads this one, instead of one after the
+    /// other. A wrong size costs nothing but that head start; every check
+    /// still runs on the headers themselves, and the copy of a moving resize
+    /// keeps the whole block as always.
+    ///
+    /// # Safety
+    /// As for [`Heap::realloc_aligned`].
+    #[inline]
+    pub unsafe fn realloc_sized(
+        &mut self,
+        ptr: *mut u8,
+        old_size: usize,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
+        // The next header's tag lies within 16 bytes after `ptr + old_size`.
+        prefetch(ptr.wrapping_add(old_size).wrapping_add(8));
+        // SAFETY: forwarded.
+        unsafe { self.realloc_aligned(ptr, new_size, align) }
+    }
+
+    /// [`Heap::realloc_aligned`] with the full checks of [`Heap::validate`],
+    /// out of line: blocks outside the first region, and refusals.
+    ///
+    /// # Safety
+    /// As for [`Heap::realloc_aligned`], `ptr` non-null.
+    #[inline(never)]
+    unsafe fn realloc_checked(
+        &mut self,
+        ptr: *mut u8,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
         let (b, tag, ntag) = self.validate(ptr).map_err(ReallocError::Block)?;
-        let need = block_size(new_size)
-            .ok_or(ReallocError::Alloc(AllocError::TooLarge { size: new_size }))?;
+        // SAFETY: validated; the tags are current.
+        unsafe { self.realloc_valid(b, tag, ntag, new_size, align) }
+    }
+
+    /// [`Heap::realloc_aligned`] of the validated used block `b`.
+    ///
+    /// # Safety
+    /// `b` passed every check of [`Heap::validate`]; `tag` and `ntag` are its
+    /// and its successor's current tags; the caller's contract as for
+    /// [`Heap::realloc_aligned`].
+    #[inline(always)]
+    unsafe fn realloc_valid(
+        &mut self,
+        b: Block,
+        tag: Tag,
+        ntag: Tag,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
+        let ptr = b.payload();
+        let Some(need) = block_size(new_size) else {
+            return Err(ReallocError::Alloc(AllocError::TooLarge { size: new_size }));
+        };
         let size = tag.size();
         let prev_flag = tag.flags() & PREV_FREE;
         if need <= size {
@@ -234,16 +313,19 @@ impl Heap {
             // SAFETY: as above.
             unsafe { b.set_tag(Tag::new(kept, prev_flag)) };
             self.c.used_bytes -= size - kept;
-            // SAFETY: `ptr` is non-null.
+            // SAFETY: a block's payload is never null.
             return Ok(unsafe { NonNull::new_unchecked(ptr) });
         }
         let next = b.offset(size);
-        if ntag.has(super::block::FREE) && size + ntag.size() >= need {
+        if ntag.has(FREE) && size + ntag.size() >= need {
             let total = size + ntag.size();
-            // SAFETY: the free neighbour is listed; `b + total` is its successor.
+            // SAFETY: the free neighbour is listed; `b + total` is its
+            // successor, a used block (free blocks never touch) with
+            // PREV_FREE: `b..b + total` is an unlisted free block as
+            // `split_free` expects, whose successor need not be read.
             let kept = unsafe {
                 self.remove(next, ntag.size());
-                let kept = self.trim(b, total, need);
+                let kept = self.split_free(b, total, need);
                 b.set_tag(Tag::new(kept, prev_flag));
                 kept
             };
@@ -251,14 +333,23 @@ impl Heap {
             if self.c.used_bytes > self.c.peak_used {
                 self.c.peak_used = self.c.used_bytes;
             }
-            // SAFETY: `ptr` is non-null.
+            // SAFETY: a block's payload is never null.
             return Ok(unsafe { NonNull::new_unchecked(ptr) });
         }
-        let new = self
-            .try_alloc(new_size, align)
-            .map_err(ReallocError::Alloc)?;
+        let new = if align.is_power_of_two() {
+            self.alloc_block(need, align)
+        } else {
+            None
+        };
+        let Some(new) = new else {
+            return Err(ReallocError::Alloc(alloc_error(new_size, align)));
+        };
         let keep = (size - OVERHEAD).min(new_size);
-        // SAFETY: two distinct blocks of this heap, each at least `keep` bytes.
+        // SAFETY: two distinct blocks of this heap, each at least `keep`
+        // bytes. `b` is still a valid used block: the allocation took a free
+        // block, which may have been `b`'s predecessor (then `b`'s tag
+        // changed, so `release` reads it again), never its successor (too
+        // small, or the resize would have stayed in place).
         unsafe {
             ptr::copy_nonoverlapping(ptr, new.as_ptr(), keep);
             self.release(b, size);

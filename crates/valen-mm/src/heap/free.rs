@@ -185,6 +185,34 @@ impl Heap {
         Ok((b, tag, ntag))
     }
 
+    /// [`Heap::validate`] for a block of the first region, inline: the same
+    /// checks as tests that either pass or give `None`. `None` says only
+    /// "not shown valid here" (another region, or a refusal): the caller
+    /// then runs [`Heap::validate`], which finds the region or the reason.
+    #[inline(always)]
+    pub(super) fn validate_first(&self, ptr: *mut u8) -> Option<(Block, Tag, Tag)> {
+        let b = Block::from_payload(ptr);
+        let span = &self.spans[0];
+        if !holds(span, b.addr()) {
+            return None;
+        }
+        // SAFETY: `b` lies inside `span`, a minimal block before its end.
+        let tag = unsafe { b.tag() };
+        let room = span.end - 16 - b.addr();
+        if !tag_fine(tag, room) {
+            return None;
+        }
+        // SAFETY: `size <= room`: the next header is inside the span.
+        let ntag = unsafe { b.offset(tag.size()).tag() };
+        if !next_fine(ntag) {
+            return None;
+        }
+        if tag.has(PREV_FREE) && self.check_prev(b, span.start).is_err() {
+            return None;
+        }
+        Some((b, tag, ntag))
+    }
+
     /// Checks the boundary tag of the free block before `b` (a block under
     /// `PREV_FREE` in the region starting at `start`).
     #[inline(always)]

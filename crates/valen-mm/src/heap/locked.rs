@@ -195,11 +195,48 @@ impl<G: HeapGrowth> LockedHeap<G> {
         new_size: usize,
         align: usize,
     ) -> Result<NonNull<u8>, ReallocError> {
+        // SAFETY: forwarded.
+        unsafe { self.realloc_hinted(ptr, None, new_size, align) }
+    }
+
+    /// `realloc` with the size the block was allocated (or last resized)
+    /// with as a hint (see [`Heap::realloc_sized`]).
+    ///
+    /// # Safety
+    /// As for [`Heap::realloc_aligned`].
+    pub unsafe fn realloc_sized(
+        &self,
+        ptr: *mut u8,
+        old_size: usize,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
+        // SAFETY: forwarded.
+        unsafe { self.realloc_hinted(ptr, Some(old_size), new_size, align) }
+    }
+
+    /// [`LockedHeap::realloc_aligned`], with the old size as a hint if known.
+    ///
+    /// # Safety
+    /// As for [`Heap::realloc_aligned`].
+    unsafe fn realloc_hinted(
+        &self,
+        ptr: *mut u8,
+        old_size: Option<usize>,
+        new_size: usize,
+        align: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
         for _ in 0..=MAX_GROWS {
             let empty = {
                 let mut g = self.inner.lock();
                 // SAFETY: forwarded.
-                match unsafe { g.heap.realloc_aligned(ptr, new_size, align) } {
+                let r = unsafe {
+                    match old_size {
+                        Some(old) => g.heap.realloc_sized(ptr, old, new_size, align),
+                        None => g.heap.realloc_aligned(ptr, new_size, align),
+                    }
+                };
+                match r {
                     Err(ReallocError::Alloc(AllocError::OutOfMemory { .. })) => {
                         g.heap.stats().total_bytes == 0
                     }
@@ -275,8 +312,8 @@ unsafe impl<G: HeapGrowth + Send> GlobalAlloc for LockedHeap<G> {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the GlobalAlloc contract.
-        unsafe { self.realloc_aligned(ptr, new_size, layout.align()) }
+        // SAFETY: the GlobalAlloc contract (`layout` is the block's).
+        unsafe { self.realloc_sized(ptr, layout.size(), new_size, layout.align()) }
             .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
 }
