@@ -88,9 +88,9 @@ impl FrameBitmap<'_> {
         };
         self.apply_summary(first / 64, fullness, emptiness, used);
         if used {
-            self.free -= end - start;
+            self.free = self.free.wrapping_sub(end - start);
         } else {
-            self.free += end - start;
+            self.free = self.free.wrapping_add(end - start);
         }
     }
 
@@ -146,9 +146,9 @@ impl FrameBitmap<'_> {
         }
         self.apply_summary(group, fullness, emptiness, used);
         if used {
-            self.free -= end - start;
+            self.free = self.free.wrapping_sub(end - start);
         } else {
-            self.free += end - start;
+            self.free = self.free.wrapping_add(end - start);
         }
     }
 
