@@ -69,7 +69,9 @@ pub(crate) struct FrameBitmap<'a> {
     /// Free frames, but for the single-frame operations, which count in
     /// `taken` and `released` instead: two counters, each changed by one
     /// kind of operation, so that an allocation and a free do not wait for
-    /// each other's update of one shared count.
+    /// each other's update of one shared count. Wrapping like them: frames
+    /// freed one at a time and taken back by a range update leave it below
+    /// the true count.
     pub(super) free: u64,
     /// Frames taken by [`alloc_one`](Self::alloc_one) (wrapping).
     taken: u64,

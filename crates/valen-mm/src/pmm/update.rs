@@ -88,9 +88,9 @@ impl FrameBitmap<'_> {
         };
         self.apply_summary(first / 64, fullness, emptiness, used);
         if used {
-            self.free -= end - start;
+            self.free = self.free.wrapping_sub(end - start);
         } else {
-            self.free += end - start;
+            self.free = self.free.wrapping_add(end - start);
         }
     }
 
@@ -146,9 +146,9 @@ impl FrameBitmap<'_> {
         }
         self.apply_summary(group, fullness, emptiness, used);
         if used {
-            self.free -= end - start;
+            self.free = self.free.wrapping_sub(end - start);
         } else {
-            self.free += end - start;
+            self.free = self.free.wrapping_add(end - start);
         }
     }
 
@@ -170,6 +170,26 @@ impl FrameBitmap<'_> {
 mod tests {
     use super::super::bitmap::storage_words;
     use super::*;
+
+    #[test]
+    fn range_updates_after_single_frame_frees_keep_the_count() {
+        // Frames freed one at a time count in `released`; range updates
+        // that take them back again and again drive `free` below zero,
+        // which must wrap, not overflow.
+        let frames = 64;
+        let mut mem = vec![0u64; storage_words(frames) as usize];
+        let mut b = FrameBitmap::new(&mut mem, frames, [(0, frames)].into_iter()).unwrap();
+        for _ in 0..3 {
+            b.set_range(0, frames, true);
+            assert_eq!(b.free_frames(), 0);
+            for f in 0..frames {
+                // SAFETY: `f < frames`.
+                assert!(unsafe { b.release_one(f) });
+            }
+            assert_eq!(b.free_frames(), frames);
+        }
+        assert_eq!(b.check(), Ok(()));
+    }
 
     #[test]
     fn all_are_agrees_with_every_bit() {
