@@ -52,26 +52,10 @@ impl Heap {
         if ptr.is_null() {
             return Ok(());
         }
-        let b = Block::from_payload(ptr);
-        let span = &self.spans[0];
-        if !holds(span, b.addr()) {
+        let Some((b, tag, ntag)) = self.first_region_tags(ptr) else {
             // SAFETY: forwarded.
             return unsafe { self.free_checked(ptr) };
-        }
-        // SAFETY: `b` lies inside `span`, a minimal block before its end.
-        let tag = unsafe { b.tag() };
-        let size = tag.size();
-        let room = span.end - 16 - b.addr();
-        if !tag_fine(tag, room) {
-            // SAFETY: forwarded.
-            return unsafe { self.free_checked(ptr) };
-        }
-        // SAFETY: `size <= room`: the next header is inside the span.
-        let ntag = unsafe { b.offset(size).tag() };
-        if !next_fine(ntag) {
-            // SAFETY: forwarded.
-            return unsafe { self.free_checked(ptr) };
-        }
+        };
         if tag.has(PREV_FREE) {
             // SAFETY: checked as above, in the first region.
             return unsafe { self.free_after_free(b, tag, ntag) };
@@ -191,6 +175,19 @@ impl Heap {
     /// then runs [`Heap::validate`], which finds the region or the reason.
     #[inline(always)]
     pub(super) fn validate_first(&self, ptr: *mut u8) -> Option<(Block, Tag, Tag)> {
+        let (b, tag, ntag) = self.first_region_tags(ptr)?;
+        if tag.has(PREV_FREE) && self.check_prev(b, self.spans[0].start).is_err() {
+            return None;
+        }
+        Some((b, tag, ntag))
+    }
+
+    /// Steps 1-4 of [`Heap::validate`] for a block of the first region, as
+    /// tests that either pass or give `None` (another region, or a refusal):
+    /// the block, its tag and its successor's tag. The predecessor is left
+    /// to the caller, which checks it inline or out of line.
+    #[inline(always)]
+    fn first_region_tags(&self, ptr: *mut u8) -> Option<(Block, Tag, Tag)> {
         let b = Block::from_payload(ptr);
         let span = &self.spans[0];
         if !holds(span, b.addr()) {
@@ -205,9 +202,6 @@ impl Heap {
         // SAFETY: `size <= room`: the next header is inside the span.
         let ntag = unsafe { b.offset(tag.size()).tag() };
         if !next_fine(ntag) {
-            return None;
-        }
-        if tag.has(PREV_FREE) && self.check_prev(b, span.start).is_err() {
             return None;
         }
         Some((b, tag, ntag))
