@@ -4,7 +4,10 @@
  *
  * Part of valen-mm's C API (the Rust library valen-mm-c). TLSF-style
  * segregated free lists (malloc and free in O(1)); adjacent free blocks
- * coalesce; every block has a header holding HEAP_MAGIC, checked before a
+ * coalesce (blocks of up to 512 bytes first wait in a small per-size cache
+ * for the next request of their size, and coalesce when it is flushed:
+ * by itself before any allocation would fail, or by heap_flush_cache);
+ * every block has a header holding HEAP_MAGIC, checked before a
  * pointer is trusted, so a bad or double free is refused and counted, never
  * followed. 16 KiB initial heap that grows through the VMM. Thread-safe.
  *
@@ -69,12 +72,18 @@ size_t malloc_usable_size(void *ptr);
 uint64_t heap_get_total_bytes(void);
 /* Bytes in used blocks, headers included. */
 uint64_t heap_get_used_bytes(void);
-/* Bytes in free blocks. */
+/* Bytes not in use: free blocks and blocks waiting in the quick cache. */
 uint64_t heap_get_free_bytes(void);
 /* Pointers free / realloc refused so far. */
 uint64_t heap_get_refused(void);
 /* Walks every block and free list: VALEN_OK or VALEN_ECORRUPT. */
 int heap_check(void);
+/* Frees the blocks waiting in the quick cache for real, merging them with
+ * their free neighbours; returns how many. */
+uint64_t heap_flush_cache(void);
+/* Blocks of each size the quick cache may hold (16 by default); 0 turns it
+ * off, so every free coalesces at once. Flushes the cache first. */
+void heap_set_cache_depth(uint32_t depth);
 
 #ifdef __cplusplus
 }

@@ -103,6 +103,8 @@ c_api! {
     "heap.h" false "uint64_t heap_get_free_bytes(void)" => heap_get_free_bytes: fn() -> u64;
     "heap.h" false "uint64_t heap_get_refused(void)" => heap_get_refused: fn() -> u64;
     "heap.h" false "int heap_check(void)" => heap_check: fn() -> i32;
+    "heap.h" false "uint64_t heap_flush_cache(void)" => heap_flush_cache: fn() -> u64;
+    "heap.h" false "void heap_set_cache_depth(uint32_t depth)" => heap_set_cache_depth: fn(u32);
 }
 
 /// The hosted-only functions of `hosted.h`, checked the same way.

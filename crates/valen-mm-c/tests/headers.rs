@@ -104,6 +104,7 @@ fn rust_type(c: &str) -> String {
         "void" if pointers > 0 => "c_void",
         "void" => "()",
         "uint64_t" => "u64",
+        "uint32_t" => "u32",
         "uintptr_t" | "size_t" => "usize",
         "int" => "i32",
         other => panic!("no Rust type for C type {other:?}"),

@@ -62,6 +62,7 @@ fn realloc_of_the_last_block_grows_in_place() {
             heap.free(f.as_ptr()).unwrap();
         }
     }
+    heap.flush_cache();
     assert_eq!(heap.check().unwrap().free_blocks, 1);
 }
 
@@ -105,4 +106,33 @@ fn growth_runs_without_the_heap_lock() {
         // SAFETY: blocks of this heap.
         unsafe { heap.free(p.as_ptr()).unwrap() };
     }
+}
+
+#[test]
+fn the_cache_is_flushed_before_the_heap_grows() {
+    let heap = LockedHeap::new(arena(4 << 20));
+    assert!(heap.init());
+    // 48 small blocks side by side, then the rest of the initial heap.
+    let small: Vec<_> = (0..48)
+        .map(|i| heap.malloc([248, 232, 216][i % 3]).unwrap())
+        .collect();
+    let rest = heap.check().unwrap().largest_free;
+    let fill = heap.malloc(rest - 8).unwrap();
+    assert_eq!(heap.stats().free_bytes, 0);
+    for p in &small {
+        // SAFETY: blocks of this heap.
+        unsafe { heap.free(p.as_ptr()).unwrap() };
+    }
+    assert_eq!(heap.stats().cached_blocks, 48);
+    // 8000 bytes fit only once the cached blocks merge: no growth.
+    let p = heap.malloc(8000).unwrap();
+    let st = heap.stats();
+    assert_eq!((st.growth_events, st.cached_blocks), (1, 0));
+    // SAFETY: blocks of this heap.
+    unsafe {
+        heap.free(p.as_ptr()).unwrap();
+        heap.free(fill.as_ptr()).unwrap();
+    }
+    heap.flush_cache();
+    assert_eq!(heap.check().unwrap().free_blocks, 1);
 }

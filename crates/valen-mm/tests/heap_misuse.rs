@@ -14,6 +14,14 @@ fn heap() -> Heap {
     unsafe { Heap::with_region(arena.as_mut_ptr().cast(), ARENA) }.unwrap()
 }
 
+/// [`heap`] with the quick cache off: every free coalesces at once, so the
+/// tests of damage to free blocks and their lists meet them there.
+fn tlsf_heap() -> Heap {
+    let mut h = heap();
+    h.set_cache_depth(0);
+    h
+}
+
 fn va(p: *mut u8) -> VirtAddr {
     VirtAddr::from_ptr(p)
 }
@@ -205,7 +213,7 @@ fn large_overflow_is_reported_and_contained() {
 
 #[test]
 fn write_after_free_into_a_header_is_contained() {
-    let mut h = heap();
+    let mut h = tlsf_heap();
     let x = h.malloc(64).unwrap().as_ptr();
     let a = h.malloc(64).unwrap().as_ptr();
     let b = h.malloc(64).unwrap().as_ptr();
@@ -302,7 +310,7 @@ fn realloc_refuses(h: &mut Heap, p: *mut u8, e: BlockError) {
 
 #[test]
 fn realloc_checks_like_free() {
-    let mut h = heap();
+    let mut h = tlsf_heap();
     let x = h.malloc(64).unwrap().as_ptr();
     let a = h.malloc(64).unwrap().as_ptr();
     let b = h.malloc(64).unwrap().as_ptr();
@@ -476,6 +484,106 @@ proptest::proptest! {
             // SAFETY: live blocks of this heap.
             unsafe { h.free(p).unwrap() };
         }
+        h.flush_cache();
         proptest::prop_assert_eq!(h.check().unwrap().free_blocks, 1);
     }
+}
+
+#[test]
+fn double_free_of_a_cached_block_is_reported() {
+    let mut h = heap();
+    let a = h.malloc(40).unwrap().as_ptr();
+    // SAFETY: `a` is a block of this heap; the second free is refused.
+    unsafe {
+        h.free(a).unwrap();
+        assert_eq!(h.stats().cached_blocks, 1);
+        let before = h.stats();
+        assert_eq!(h.free(a), Err(BlockError::DoubleFree { addr: va(a) }));
+        assert_eq!(
+            h.realloc(a, 100),
+            Err(ReallocError::Block(BlockError::DoubleFree { addr: va(a) }))
+        );
+        assert_eq!(h.stats(), before);
+    }
+    assert!(h.usable_size(a).is_err());
+    // Cached once, handed out once.
+    let b = h.malloc(40).unwrap().as_ptr();
+    let c = h.malloc(40).unwrap().as_ptr();
+    assert_eq!(b, a);
+    assert_ne!(c, a);
+    h.check().unwrap();
+}
+
+#[test]
+fn overflow_into_a_cached_header_drops_its_stack() {
+    let mut h = heap();
+    let x = h.malloc(40).unwrap().as_ptr();
+    let a = h.malloc(40).unwrap().as_ptr();
+    let b = h.malloc(40).unwrap().as_ptr();
+    // SAFETY: blocks of this heap.
+    unsafe {
+        h.free(b).unwrap();
+        h.free(a).unwrap();
+    }
+    // The simulated bug: `x` overflows into the header of the cached `a`.
+    // SAFETY: the tag word of `a`, inside the arena.
+    unsafe { tag_of(a).write(0x4141_4141_4141_4141) };
+    // The request of that size finds the damage, drops the stack (`a` and
+    // `b` behind it leak) and takes other memory.
+    let p = h.malloc(40).unwrap().as_ptr();
+    assert!(p != a && p != b);
+    let st = h.stats();
+    assert_eq!((st.lists_dropped, st.cached_blocks), (1, 0));
+    // `x` is the block that overflowed: its successor's tag is damaged.
+    // SAFETY: blocks of this heap.
+    let r = unsafe { h.free(x) };
+    assert!(matches!(r, Err(BlockError::Overflow { .. })), "{r:?}");
+    // SAFETY: as above.
+    unsafe { h.free(p).unwrap() };
+    // The walk names the damaged header; everything else keeps working.
+    let damaged = va(a.wrapping_sub(16));
+    assert!(
+        matches!(h.check(), Err(IntegrityError::BadHeader { block, .. }) if block == damaged),
+        "{:?}",
+        h.check()
+    );
+    for i in 1..50 {
+        let q = h.malloc(i * 24).unwrap();
+        // SAFETY: a block of this heap.
+        unsafe { h.free(q.as_ptr()).unwrap() };
+    }
+}
+
+#[test]
+fn write_after_free_into_a_cached_link_is_contained() {
+    let mut h = heap();
+    let a = h.malloc(100).unwrap().as_ptr();
+    let b = h.malloc(100).unwrap().as_ptr();
+    let c = h.malloc(100).unwrap().as_ptr();
+    // SAFETY: blocks of this heap.
+    unsafe {
+        h.free(c).unwrap();
+        h.free(b).unwrap();
+        h.free(a).unwrap();
+    }
+    // The simulated bug: `a` is written after it was freed; its first word
+    // is the cache's link to `b`.
+    // SAFETY: `a`'s payload, inside the arena.
+    unsafe { a.cast::<u64>().write(0x4242_4242_4242_4242) };
+    // `a` itself is sound and comes back; the link is not followed: `b` and
+    // `c` behind it leak, the walk accounts for them.
+    assert_eq!(h.malloc(100).unwrap().as_ptr(), a);
+    let st = h.stats();
+    assert_eq!((st.lists_dropped, st.cached_blocks), (1, 0));
+    let w = h.check().unwrap();
+    assert_eq!(w.cached_blocks, 2);
+    // A request of that size now takes fresh memory.
+    let d = h.malloc(100).unwrap().as_ptr();
+    assert!(d != b && d != c);
+    // SAFETY: blocks of this heap.
+    unsafe {
+        h.free(d).unwrap();
+        h.free(a).unwrap();
+    }
+    still_works(&mut h);
 }

@@ -1,12 +1,13 @@
 //! Property test: random malloc / calloc / realloc / aligned allocation /
-//! free against a model of the live blocks. After every step: alignment, no
-//! overlap, contents intact, the integrity walk passes and the statistics
-//! agree with the model. At the end everything is freed and each region is
-//! one free block again.
+//! free / cache flush against a model of the live blocks, with the quick
+//! cache off, shallow or at its default depth. After every step: alignment,
+//! no overlap, contents intact, the integrity walk passes and the statistics
+//! agree with the model. At the end everything is freed, the cache flushed,
+//! and each region is one free block again.
 
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use valen_mm::heap::{Heap, OVERHEAD};
+use valen_mm::heap::{Heap, OVERHEAD, QUICK_DEPTH};
 
 const ARENA: usize = 8 << 20;
 
@@ -17,6 +18,7 @@ enum Action {
     Aligned(usize, u32),
     Realloc(usize, usize),
     Free(usize),
+    Flush,
 }
 
 fn size() -> impl Strategy<Value = usize> {
@@ -30,6 +32,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (size(), 4..14u32).prop_map(|(s, a)| Action::Aligned(s, a)),
         2 => (any::<usize>(), size()).prop_map(|(i, s)| Action::Realloc(i, s)),
         3 => any::<usize>().prop_map(Action::Free),
+        1 => Just(Action::Flush),
     ]
 }
 
@@ -49,8 +52,9 @@ struct Model {
 }
 
 impl Model {
-    fn new(regions: usize) -> Self {
+    fn new(regions: usize, depth: u32) -> Self {
         let mut heap = Heap::new();
+        heap.set_cache_depth(depth);
         let mut arenas = Vec::new();
         for _ in 0..regions {
             let mut arena = vec![0u128; ARENA / 16 / regions];
@@ -150,6 +154,11 @@ impl Model {
                 unsafe { self.heap.free(p as *mut u8) }.unwrap();
                 self.live.remove(&p);
             }
+            Action::Flush => {
+                let cached = self.heap.stats().cached_blocks;
+                assert_eq!(self.heap.flush_cache(), cached);
+                assert_eq!(self.heap.stats().cached_blocks, 0);
+            }
         }
         self.agree();
     }
@@ -157,6 +166,11 @@ impl Model {
     fn agree(&self) {
         let walk = self.heap.check().unwrap();
         let st = self.heap.stats();
+        assert_eq!(
+            (walk.cached_blocks, walk.cached_bytes),
+            (st.cached_blocks, st.cached_bytes)
+        );
+        assert!(st.cached_blocks <= self.heap.cache_depth() as usize * 32);
         assert_eq!(walk.used_blocks, self.live.len());
         assert_eq!(st.used_blocks, self.live.len());
         let used: usize = self
@@ -179,7 +193,9 @@ impl Model {
             unsafe { self.heap.free(p as *mut u8) }.unwrap();
         }
         self.live.clear();
+        self.heap.flush_cache();
         let walk = self.heap.check().unwrap();
+        assert_eq!(walk.cached_blocks, 0);
         assert_eq!(walk.used_blocks, 0);
         assert_eq!(walk.free_blocks, self.heap.stats().regions);
     }
@@ -197,8 +213,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     #[test]
-    fn heap_matches_model(actions in prop::collection::vec(action(), 1..160), regions in 1..4usize) {
-        let mut m = Model::new(regions);
+    fn heap_matches_model(
+        actions in prop::collection::vec(action(), 1..160),
+        regions in 1..4usize,
+        depth in prop_oneof![Just(0u32), 1..4u32, Just(QUICK_DEPTH)],
+    ) {
+        let mut m = Model::new(regions, depth);
         for a in &actions {
             m.step(a);
         }

@@ -184,3 +184,17 @@ pub extern "C" fn heap_check() -> i32 {
         Err(_) => crate::error::VALEN_ECORRUPT,
     }
 }
+
+/// `uint64_t heap_flush_cache(void)`: frees the blocks waiting in the quick
+/// cache for real (merging them); returns how many.
+#[no_mangle]
+pub extern "C" fn heap_flush_cache() -> u64 {
+    HEAP.flush_cache() as u64
+}
+
+/// `void heap_set_cache_depth(uint32_t depth)`: blocks of each size the
+/// quick cache may hold; 0 turns it off. Flushes the cache first.
+#[no_mangle]
+pub extern "C" fn heap_set_cache_depth(depth: u32) {
+    HEAP.with_heap(|h| h.set_cache_depth(depth));
+}

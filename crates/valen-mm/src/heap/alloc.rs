@@ -54,6 +54,9 @@ impl Heap {
         // failure) in one call that returns the result as it is.
         if align <= MIN_ALIGN && align.is_power_of_two() {
             if let Some(need) = block_size(size) {
+                if let Some(p) = self.take_cached(need) {
+                    return Ok(p);
+                }
                 if let Some((b, tag, class)) = self.find_fast(need) {
                     // SAFETY: `find_fast` returns a free block of this heap
                     // heading the list of `class`, at least `need` bytes.
@@ -91,6 +94,9 @@ impl Heap {
         if align > MIN_ALIGN {
             return self.alloc_aligned(need, align);
         }
+        if let Some(p) = self.take_cached(need) {
+            return Some(p);
+        }
         let Some((b, tag, class)) = self.find_fast(need) else {
             return self.alloc_rare(need);
         };
@@ -100,19 +106,32 @@ impl Heap {
     }
 
     /// [`Heap::alloc`] when the bitmaps found no fit or a damaged list
-    /// head: the full search, with the bounded walk and list dropping.
+    /// head: the full search, with the bounded walk and list dropping, and
+    /// once more after flushing the quick cache.
     #[inline(never)]
     fn alloc_rare(&mut self, need: usize) -> Option<NonNull<u8>> {
-        let (b, tag, class) = self.find(need)?;
+        let (b, tag, class) = self.find_flushing(need)?;
         // SAFETY: `find` returns a free block of this heap heading the list
         // of `class`, at least `need` bytes.
         Some(unsafe { self.take_listed(b, tag.size(), class, need) })
     }
 
+    /// [`Heap::find`], and if it finds nothing, again after the quick cache
+    /// gave its blocks back (they may merge into a block that fits).
+    fn find_flushing(&mut self, size: usize) -> Option<(Block, Tag, Class)> {
+        if let Some(found) = self.find(size) {
+            return Some(found);
+        }
+        if self.flush_cache() == 0 {
+            return None;
+        }
+        self.find(size)
+    }
+
     /// [`Heap::alloc`] for alignments above 16.
     #[inline(never)]
     fn alloc_aligned(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
-        let (b, tag, class) = self.find(need.checked_add(align + GRANULE)?)?;
+        let (b, tag, class) = self.find_flushing(need.checked_add(align + GRANULE)?)?;
         let bsize = tag.size();
         let payload = b.payload() as usize;
         let mut gap = payload.next_multiple_of(align) - payload;
@@ -186,7 +205,7 @@ impl Heap {
 
     /// Counts a new used block of `kept` bytes.
     #[inline(always)]
-    fn count_alloc(&mut self, kept: usize) {
+    pub(super) fn count_alloc(&mut self, kept: usize) {
         self.c.used_bytes += kept;
         self.c.used_blocks += 1;
         self.c.peak_used = self.c.peak_used.max(self.c.used_bytes);
@@ -347,12 +366,16 @@ impl Heap {
         let keep = (size - OVERHEAD).min(new_size);
         // SAFETY: two distinct blocks of this heap, each at least `keep`
         // bytes. `b` is still a valid used block: the allocation took a free
-        // block, which may have been `b`'s predecessor (then `b`'s tag
-        // changed, so `release` reads it again), never its successor (too
-        // small, or the resize would have stayed in place).
+        // or cached block, which may have been `b`'s predecessor (then `b`'s
+        // tag changed, so it is read again), never its successor (too small,
+        // or the resize would have stayed in place). A flush on the way may
+        // have merged free blocks around `b`, which changes only its
+        // PREV_FREE bit and the successor's tag.
         unsafe {
             ptr::copy_nonoverlapping(ptr, new.as_ptr(), keep);
-            self.release(b, size);
+            if !self.cache(b, b.tag()) {
+                self.release(b, size);
+            }
         }
         Ok(new)
     }

@@ -8,7 +8,7 @@
 //!                                 that block is free (PREV_FREE), otherwise it
 //!                                 is the last word of the previous payload
 //!  block + 8  : tag        u64   low 32 bits HEAP_MAGIC, high 32 bits
-//!                                 size | FREE | PREV_FREE | END
+//!                                 size | FREE | PREV_FREE | END | QUICK
 //!  block + 16 : payload (used) or next_free, prev_free links (free)
 //!  ...
 //!  block + size : the next block (its prev_size word ends this payload)
@@ -36,6 +36,9 @@ pub const FREE: u32 = 1;
 pub const PREV_FREE: u32 = 2;
 /// The region's end sentinel.
 pub const END: u32 = 4;
+/// The block waits in the quick cache (see `quick.rs`): used to its
+/// neighbours, free to its owner.
+pub const QUICK: u32 = 8;
 /// All flag bits.
 pub const FLAGS: u32 = 0xF;
 

@@ -170,6 +170,22 @@ pub enum IntegrityError {
         /// Counted walking the lists.
         in_lists: usize,
     },
+    /// A stack of the quick cache holds a block outside the heap, not
+    /// tagged as cached, of another size, or more blocks than it counts.
+    BadCacheStack {
+        /// The block size of the stack.
+        size: usize,
+        /// The offending block.
+        block: VirtAddr,
+    },
+    /// Cached blocks in the regions and on the stacks (or one stack and its
+    /// count) differ.
+    CacheCountMismatch {
+        /// Counted walking the regions (or the stack).
+        in_regions: usize,
+        /// Counted on the stacks (or the stack's count).
+        in_stacks: usize,
+    },
     /// The statistics disagree with the walk.
     StatsMismatch {
         /// Bytes of used blocks by the walk.
@@ -270,6 +286,19 @@ impl fmt::Display for IntegrityError {
             } => write!(
                 f,
                 "{in_regions} free blocks in regions, {in_lists} in lists"
+            ),
+            Self::BadCacheStack { size, block } => {
+                write!(
+                    f,
+                    "quick cache stack of {size}-byte blocks: bad block {block}"
+                )
+            }
+            Self::CacheCountMismatch {
+                in_regions,
+                in_stacks,
+            } => write!(
+                f,
+                "{in_regions} cached blocks found, {in_stacks} on the cache stacks"
             ),
             Self::StatsMismatch {
                 used_bytes,

@@ -5,22 +5,23 @@
 //! ```text
 //!  1. in a region, 16-aligned          else ForeignPointer
 //!  2. its tag has HEAP_MAGIC           else BadMagic
-//!  3. not FREE, not END, sane size     else DoubleFree / BadSize
+//!  3. not FREE or cached, not END,
+//!     sane size                        else DoubleFree / BadSize
 //!  4. the next block's tag is intact   else Overflow (repaired when provable)
 //!  5. a free predecessor's tag matches else FreeNeighbourDamaged
 //! ```
 //!
-//! Only then does it merge and list anything, so a bad pointer never reaches
-//! the free lists.
+//! Only then does it cache, merge or list anything, so a bad pointer never
+//! reaches the cache or the free lists.
 
-use super::block::{Block, Tag, END, FREE, MIN_BLOCK, PREV_FREE};
+use super::block::{Block, Tag, END, FREE, MIN_BLOCK, PREV_FREE, QUICK};
 use super::error::BlockError;
 use super::tlsf::{holds, Heap};
 use super::HEAP_MAGIC;
 use crate::addr::VirtAddr;
 
-/// The magic half of a tag plus the FREE and END bits.
-const MAGIC_FREE_END: u64 = (((FREE | END) as u64) << 32) | 0xFFFF_FFFF;
+/// The magic half of a tag plus the FREE, END and QUICK bits.
+const MAGIC_FREE_END: u64 = (((FREE | END | QUICK) as u64) << 32) | 0xFFFF_FFFF;
 /// The magic half of a tag plus the PREV_FREE bit.
 const MAGIC_PREV_FREE: u64 = ((PREV_FREE as u64) << 32) | 0xFFFF_FFFF;
 /// The magic number as the low half of a tag word.
@@ -61,8 +62,12 @@ impl Heap {
             return unsafe { self.free_after_free(b, tag, ntag) };
         }
         // SAFETY: validated: a used block, a used predecessor, an intact
-        // successor.
-        unsafe { self.release_with(b, tag, ntag) };
+        // successor; the caller no longer uses it.
+        unsafe {
+            if !self.cache(b, tag) {
+                self.release_with(b, tag, ntag);
+            }
+        }
         Ok(())
     }
 
@@ -76,10 +81,15 @@ impl Heap {
     #[inline(never)]
     unsafe fn free_after_free(&mut self, b: Block, tag: Tag, ntag: Tag) -> Result<(), BlockError> {
         self.check_prev(b, self.spans[0].start)?;
-        self.c.used_bytes -= tag.size();
-        self.c.used_blocks -= 1;
         // SAFETY: validated: a used block with intact neighbours.
-        unsafe { self.merge_and_list(b, tag, ntag) };
+        unsafe {
+            if self.cache(b, tag) {
+                return Ok(());
+            }
+            self.c.used_bytes -= tag.size();
+            self.c.used_blocks -= 1;
+            self.merge_and_list(b, tag, ntag);
+        }
         Ok(())
     }
 
@@ -95,7 +105,11 @@ impl Heap {
             Err(e) => return Err(self.refuse(ptr, e)),
         };
         // SAFETY: validated: a used block with intact neighbours.
-        unsafe { self.release_with(b, tag, ntag) };
+        unsafe {
+            if !self.cache(b, tag) {
+                self.release_with(b, tag, ntag);
+            }
+        }
         Ok(())
     }
 
@@ -251,7 +265,7 @@ impl Heap {
             // SAFETY: as above.
             let psize_ok = !t.has(FREE) || unsafe { after.prev_size() } == size;
             let ok = atag.magic_ok() && atag.has(PREV_FREE) == t.has(FREE) && psize_ok;
-            ok.then(|| Tag::new(size, t.flags() & FREE))
+            ok.then(|| Tag::new(size, t.flags() & (FREE | QUICK)))
         } else {
             None
         };
@@ -305,7 +319,7 @@ fn tag_error(addr: usize, tag: Tag, room: usize) -> BlockError {
             addr: va(addr),
             found: tag.magic(),
         }
-    } else if tag.has(FREE) {
+    } else if tag.has(FREE) || tag.has(QUICK) {
         BlockError::DoubleFree { addr: va(addr) }
     } else {
         // END, or a size below a block or past the region (`room`).

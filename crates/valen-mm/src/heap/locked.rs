@@ -264,6 +264,13 @@ impl<G: HeapGrowth> LockedHeap<G> {
         self.inner.lock().heap.usable_size(ptr)
     }
 
+    /// Frees every block waiting in the quick cache for real, merging it
+    /// with its free neighbours (see [`Heap::flush_cache`]); returns how
+    /// many went back.
+    pub fn flush_cache(&self) -> usize {
+        self.inner.lock().heap.flush_cache()
+    }
+
     /// The counters.
     pub fn stats(&self) -> HeapStats {
         self.inner.lock().heap.stats()

@@ -10,6 +10,7 @@
 //!        |-- splitting and coalescing                               merge.rs
 //!        |-- malloc / aligned / calloc / realloc                    alloc.rs
 //!        |-- free and pointer validation                            free.rs
+//!        |-- the quick cache of small freed blocks                  quick.rs
 //!        `-- statistics, integrity walk                             check.rs
 //! ```
 //!
@@ -18,7 +19,9 @@
 //! as a [`BlockError`] naming the address and what was found, and leaves the
 //! heap working. Payloads are 16-byte aligned; a used block costs 8 bytes of
 //! header. The spec's linked list becomes segregated free lists with a
-//! two-level bitmap, so no call walks a list.
+//! two-level bitmap, so no call walks a list. Small blocks just freed wait
+//! in a per-size cache for the next request of their size; they coalesce
+//! when it is flushed (by itself, before any allocation would fail).
 
 mod alloc;
 mod block;
@@ -29,6 +32,7 @@ mod free;
 mod growth;
 mod locked;
 mod merge;
+mod quick;
 mod tlsf;
 
 #[cfg(test)]
@@ -43,6 +47,7 @@ pub use error::{AllocError, BlockError, IntegrityError, ReallocError, RegionErro
 pub use growth::MmapGrowth;
 pub use growth::{ArenaGrowth, HeapGrowth};
 pub use locked::{LockedHeap, GROWTH_CHUNK, INITIAL_HEAP_SIZE};
+pub use quick::{QUICK_DEPTH, QUICK_MAX};
 pub use tlsf::{Heap, MAX_REGION, MAX_REGIONS};
 
 /// The spec's magic number, in the header of every block.

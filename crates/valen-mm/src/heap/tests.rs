@@ -29,8 +29,13 @@ fn malloc_free_coalesce() {
             h.free(a.as_ptr()).unwrap();
             h.free(c.as_ptr()).unwrap();
         }
+        // Small blocks wait in the quick cache; a flush merges them.
         let w = h.check().unwrap();
-        assert_eq!(w.free_blocks, 1);
+        assert_eq!((w.cached_blocks, w.free_blocks), (3, 1));
+        assert_eq!(h.stats().free_bytes, total);
+        assert_eq!(h.flush_cache(), 3);
+        let w = h.check().unwrap();
+        assert_eq!((w.cached_blocks, w.free_blocks), (0, 1));
         assert_eq!(h.stats().free_bytes, total);
     });
 }
@@ -49,6 +54,7 @@ fn aligned_up_to_a_page() {
             // SAFETY: blocks of this heap.
             unsafe { h.free(p.as_ptr()).unwrap() };
         }
+        h.flush_cache();
         assert_eq!(h.check().unwrap().free_blocks, 1);
         assert_eq!(h.try_alloc(8, 24), Err(AllocError::BadAlign { align: 24 }));
     });
@@ -79,6 +85,7 @@ fn realloc_in_place_and_moving() {
             assert_eq!(a4, a3, "shrinks in place");
             h.free(a4.as_ptr()).unwrap();
         }
+        h.flush_cache();
         assert_eq!(h.check().unwrap().free_blocks, 1);
     });
 }
@@ -143,6 +150,8 @@ fn fallback_takes_a_fitting_block_behind_the_head() {
         // Blocks of 528 and 512 bytes share a list (fl 2, sl 0: number 32); the good-fit
         // search for 528 looks one list up, finds nothing, and the bounded
         // walk of the own list finds the 528 behind the 512 at the head.
+        // (The 512-byte block would wait in the quick cache: it is off.)
+        h.set_cache_depth(0);
         let a = h.malloc(520).unwrap();
         let s1 = h.malloc(16).unwrap();
         let c = h.malloc(504).unwrap();
@@ -169,5 +178,128 @@ fn fallback_takes_a_fitting_block_behind_the_head() {
             }
         }
         assert_eq!(h.check().unwrap().free_blocks, 1);
+    });
+}
+
+#[test]
+fn cache_hands_back_the_block_freed_last() {
+    with_heap(|h| {
+        let a = h.malloc(40).unwrap();
+        let b = h.malloc(40).unwrap();
+        let used = h.stats().used_bytes;
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            h.free(a.as_ptr()).unwrap();
+            h.free(b.as_ptr()).unwrap();
+        }
+        let st = h.stats();
+        assert_eq!((st.cached_blocks, st.cached_bytes), (2, 96));
+        assert_eq!(st.used_bytes, used - 96);
+        h.check().unwrap();
+        // Same block size (48): last in, first out; another size misses.
+        assert_eq!(h.malloc(33).unwrap(), b);
+        assert_eq!(h.malloc(40).unwrap(), a);
+        let c = h.malloc(41).unwrap();
+        assert!(c != a && c != b);
+        assert_eq!(h.stats().used_bytes, used + 64);
+        h.check().unwrap();
+    });
+}
+
+#[test]
+fn cache_holds_its_depth_of_each_size() {
+    with_heap(|h| {
+        h.set_cache_depth(3);
+        let v: Vec<_> = (0..5).map(|_| h.malloc(100).unwrap()).collect();
+        let _guard = h.malloc(16).unwrap();
+        for p in &v {
+            // SAFETY: blocks of this heap, not used afterwards.
+            unsafe { h.free(p.as_ptr()).unwrap() };
+        }
+        let w = h.check().unwrap();
+        // Three wait in the cache; the other two coalesced into one block.
+        assert_eq!((w.cached_blocks, w.free_blocks), (3, 2));
+        assert_eq!(h.flush_cache(), 3);
+        assert_eq!(h.check().unwrap().free_blocks, 2);
+        // Off: every free coalesces at once.
+        h.set_cache_depth(0);
+        let p = h.malloc(100).unwrap();
+        // SAFETY: as above.
+        unsafe { h.free(p.as_ptr()).unwrap() };
+        assert_eq!(h.stats().cached_blocks, 0);
+    });
+}
+
+#[test]
+fn larger_blocks_coalesce_at_once() {
+    with_heap(|h| {
+        // 1000 bytes is past the cache: the spec's coalescing as it says.
+        let a = h.malloc(1000).unwrap();
+        let b = h.malloc(1000).unwrap();
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            h.free(a.as_ptr()).unwrap();
+            h.free(b.as_ptr()).unwrap();
+        }
+        let w = h.check().unwrap();
+        assert_eq!((w.cached_blocks, w.free_blocks), (0, 1));
+        assert_eq!(h.malloc(2000).unwrap(), a);
+    });
+}
+
+#[test]
+fn a_failing_allocation_flushes_the_cache_first() {
+    with_heap(|h| {
+        // Sixteen 512-byte blocks side by side, then everything else taken.
+        let small: Vec<_> = (0..16).map(|_| h.malloc(500).unwrap()).collect();
+        let rest = h.check().unwrap().largest_free;
+        let fill = h.malloc(rest - 8).unwrap();
+        assert_eq!(h.check().unwrap().free_blocks, 0);
+        let peak = h.stats().peak_used_bytes;
+        for p in &small {
+            // SAFETY: blocks of this heap, not used afterwards.
+            unsafe { h.free(p.as_ptr()).unwrap() };
+        }
+        assert_eq!(h.stats().cached_blocks, 16);
+        // Only the sixteen merged make room for 8000 bytes.
+        let big = h.malloc(8000).unwrap();
+        assert_eq!(big, small[0]);
+        let st = h.stats();
+        assert_eq!(st.cached_blocks, 0);
+        assert_eq!(st.peak_used_bytes, peak, "a flush is not an allocation");
+        h.check().unwrap();
+        // Aligned requests flush too: 7130 bytes aligned to 1 KiB are
+        // searched as 8192 bytes, all of the sixteen's room.
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe { h.free(big.as_ptr()).unwrap() };
+        let p = h.malloc(40).unwrap();
+        // SAFETY: as above.
+        unsafe { h.free(p.as_ptr()).unwrap() };
+        assert_eq!(h.stats().cached_blocks, 1);
+        let q = h.malloc_aligned(7130, 1024).unwrap();
+        assert_eq!(q.as_ptr() as usize % 1024, 0);
+        assert_eq!(h.stats().cached_blocks, 0);
+        // SAFETY: as above.
+        unsafe {
+            h.free(q.as_ptr()).unwrap();
+            h.free(fill.as_ptr()).unwrap();
+        }
+        h.flush_cache();
+        assert_eq!(h.check().unwrap().free_blocks, 1);
+    });
+}
+
+#[test]
+fn a_moving_realloc_caches_the_old_block() {
+    with_heap(|h| {
+        let a = h.malloc(100).unwrap();
+        let _guard = h.malloc(16).unwrap();
+        // SAFETY: `a` is a block of this heap.
+        let b = unsafe { h.realloc(a.as_ptr(), 3000) }.unwrap();
+        assert_ne!(a, b);
+        assert_eq!(h.stats().cached_blocks, 1);
+        // The next request of that size takes it.
+        assert_eq!(h.malloc(100).unwrap(), a);
+        h.check().unwrap();
     });
 }

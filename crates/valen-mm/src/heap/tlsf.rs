@@ -16,6 +16,7 @@
 use super::block::{Block, Tag, END, FREE, HEADER, MIN_BLOCK, PREV_FREE};
 use super::class::{class_of, search_class, Class, LIST_SLOTS, MAX_BLOCK};
 use super::error::RegionError;
+use super::quick::{Quick, QUICK_DEPTH};
 use crate::addr::VirtAddr;
 use core::ptr;
 
@@ -102,6 +103,8 @@ pub struct Heap {
     pub(super) spans: [Span; MAX_REGIONS],
     pub(super) span_count: usize,
     pub(super) c: Counters,
+    /// Small blocks freed and waiting for a request of their size.
+    pub(super) q: Quick,
 }
 
 // SAFETY: the heap owns the memory of its regions exclusively; the raw
@@ -135,6 +138,7 @@ impl Heap {
                 regions_added: 0,
                 lists_dropped: 0,
             },
+            q: Quick::new(QUICK_DEPTH),
         }
     }
 
