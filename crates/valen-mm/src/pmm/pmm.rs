@@ -242,11 +242,13 @@ impl Pmm<'_> {
     /// `f < self.bitmap.frames()`.
     #[inline]
     unsafe fn release(&mut self, f: u64) -> Result<(), PmmError> {
+        let older = self.recent.hold(f);
         // SAFETY: the caller's promise.
-        if unsafe { self.bitmap.is_free_unchecked(f) } || f == self.recent.held() {
+        if unsafe { self.bitmap.is_free_unchecked(f) } || f == older {
+            // Put the held frame back: a refused free changes nothing.
+            self.recent.hold(older);
             return Err(double_free(f));
         }
-        let older = self.recent.hold(f);
         if older != 0 {
             self.settle(older);
         }
