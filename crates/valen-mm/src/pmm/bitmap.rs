@@ -16,11 +16,11 @@
 //! entirely allocatable, so the PMM checks most frees with one load, indexed
 //! by the same word number as the bitmap. About 1.047 bits per frame in all.
 //! Frames are plain numbers here (frame = address / 4 KiB); the PMM around
-//! it deals in typed addresses. Pure code but for one thing: the two
-//! single-frame updates the PMM calls on its hot path
-//! ([`FrameBitmap::take_if_free`], [`FrameBitmap::release_one`]) skip the
-//! bounds check on the bitmap word; they are `unsafe fn`s whose callers
-//! prove the frame lies inside.
+//! it deals in typed addresses. Pure code but for one thing: the
+//! single-frame calls the PMM makes on its hot path
+//! ([`FrameBitmap::take_if_free`], [`FrameBitmap::release_one`],
+//! [`FrameBitmap::is_free_unchecked`]) skip the bounds check on the bitmap
+//! word; they are `unsafe fn`s whose callers prove the frame lies inside.
 
 use super::error::Corruption;
 use super::tree::{level_sizes, Tree};
@@ -166,6 +166,21 @@ impl<'a> FrameBitmap<'a> {
     #[inline]
     pub fn is_free(&self, frame: u64) -> bool {
         self.words[(frame / 64) as usize] & (1 << (frame % 64)) == 0
+    }
+
+    /// [`is_free`](Self::is_free) without the bounds check, for the PMM's
+    /// single-frame free.
+    ///
+    /// # Safety
+    ///
+    /// `frame < self.frames()`.
+    #[inline]
+    pub unsafe fn is_free_unchecked(&self, frame: u64) -> bool {
+        debug_assert!(frame < self.frames);
+        // SAFETY: `frame < frames` (the caller's promise), so the word index
+        // is below `words_for(frames)`, the length of `words`.
+        let word = unsafe { *self.words.get_unchecked((frame / 64) as usize) };
+        word & (1 << (frame % 64)) == 0
     }
 
     /// Takes one free frame: the first one in the word where the last one

@@ -162,4 +162,11 @@ pub enum Corruption {
         /// The frame number.
         frame: u64,
     },
+    /// The frame held back by the last single-frame free (free, its bit
+    /// still set) lies outside the bitmap, is not allocatable, or its bit is
+    /// clear (it would be counted twice).
+    Held {
+        /// The frame number.
+        frame: u64,
+    },
 }

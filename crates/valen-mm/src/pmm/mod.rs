@@ -5,7 +5,8 @@
 //!     Pmm          typed addresses, checks every argument, statistics (pmm.rs);
 //!                  constructors and bitmap placement (init.rs)
 //!       Recent       the frames freed last, which single-frame allocation
-//!                    takes first while they are still free (recent.rs)
+//!                    takes first: the newest held back with its bit still
+//!                    set, older ones while still free (recent.rs)
 //!       FrameBitmap  1 bit per frame + "has-free" / "empty" summaries and a
 //!                    map of entirely allocatable 64-frame chunks (bitmap.rs)
 //!         Tree         the summary levels (tree.rs); run searches (search.rs);
@@ -14,8 +15,10 @@
 //! ```
 //!
 //! Costs: single-frame allocation and free are a handful of word operations
-//! (the frame freed last if it is still free, else next fit through the
-//! summary, never a scan from the start); a run search skips full words and,
+//! (a free followed by an allocation reads one bitmap word and writes none:
+//! the frame freed last is held back and handed out again; else a recently
+//! freed frame if it is still free, else next fit through the summary,
+//! never a scan from the start); a run search skips full words and,
 //! for long runs, whole 4096-frame groups without an entirely free word;
 //! bitmap, summaries and chunk map take about 1.047 bits per frame, and the
 //! list of recently freed frames a fixed 144 bytes inside the `Pmm`.

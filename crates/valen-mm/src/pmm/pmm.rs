@@ -32,7 +32,9 @@ pub struct Pmm<'a> {
     pub(super) total_frames: u64,
     pub(super) placement: BitmapPlacement,
     /// Frames freed one at a time, newest first: single-frame allocation
-    /// takes these before it searches (recent.rs).
+    /// takes these before it searches (recent.rs). The newest is held: its
+    /// bit stays set until the next call that reads or writes the bitmap
+    /// settles it, and every statistic and check here counts it as free.
     pub(super) recent: Recent,
 }
 
@@ -72,39 +74,39 @@ impl Pmm<'_> {
     }
 
     /// One free frame, or `None` when memory is exhausted. Near-constant
-    /// time: the frame freed most recently by [`free_page`](Self::free_page)
-    /// if it is still free (its bitmap word is in the CPU's cache), else next
-    /// fit through the summary, never a scan from the start.
+    /// time: the frame [`free_page`](Self::free_page) freed last if nothing
+    /// has touched the bitmap since (no bitmap access at all), else a frame
+    /// freed recently if it is still free (its bitmap word is likely in the
+    /// CPU's cache), else next fit through the summary, never a scan from the
+    /// start.
     #[inline]
     pub fn alloc_page(&mut self) -> Option<Frame> {
-        let f = u64::from(self.recent.take_newest());
-        // SAFETY: `recent` only holds frames `release` freed, which are below
-        // `frames()` (its own precondition), or lower numbers (see recent.rs),
-        // or 0 for none, which the bitmap always has (and always used).
-        let f = if unsafe { self.bitmap.take_if_free(f) } {
-            f
-        } else {
-            let f = self.alloc_page_searching()?;
-            // SAFETY: a bit index of the bitmap, which has at most 2^34
-            // words (it covers at most 2^40 frames: addresses below 2^52).
-            // Known to the compiler, this drops the truncation in `frame`.
-            unsafe { core::hint::assert_unchecked(f < 1 << 40) };
-            f
+        let f = match self.recent.take_held() {
+            0 => self.alloc_page_searching()?,
+            // Its bit is still set: it is ours as it is.
+            f => f,
         };
+        // SAFETY: a frame of the bitmap, which covers at most 2^40 frames
+        // (addresses below 2^52). Known to the compiler, this drops the
+        // truncation in `frame`.
+        unsafe { core::hint::assert_unchecked(f < 1 << 40) };
         Some(frame(f))
     }
 
-    /// [`alloc_page`](Self::alloc_page) when the newest recently freed frame
-    /// is gone (or was taken meanwhile by a run, a mark or an allocation
-    /// below a limit): the older entries, then next fit through the summary.
-    /// At most [`RECENT_SLOTS`](super::recent::RECENT_SLOTS) stale entries
-    /// are dropped. A frame number.
+    /// [`alloc_page`](Self::alloc_page) when no frame is held: the older
+    /// recently freed frames that are still free (the others were taken
+    /// meanwhile by a run, a mark or an allocation below a limit), then
+    /// next fit through the summary. At most
+    /// [`RECENT_SLOTS`](super::recent::RECENT_SLOTS) stale entries are
+    /// dropped. A frame number.
     #[cold]
     #[inline(never)]
     fn alloc_page_searching(&mut self) -> Option<u64> {
         while let Some(f) = self.recent.pop_older() {
             let f = u64::from(f);
-            // SAFETY: as in `alloc_page`.
+            // SAFETY: older entries are frames `release` freed, which are
+            // below `frames()` (its own precondition), or lower numbers
+            // (see recent.rs).
             if unsafe { self.bitmap.take_if_free(f) } {
                 return Some(f);
             }
@@ -112,10 +114,42 @@ impl Pmm<'_> {
         self.bitmap.alloc_one()
     }
 
+    /// Clears the bit of the frame held back by the last
+    /// [`free_page`](Self::free_page), if any, so that the bitmap says
+    /// exactly which frames are free: every call that reads or writes the
+    /// bitmap but `alloc_page` and `free_page` does this first.
+    #[inline]
+    fn settle_held(&mut self) {
+        // Only a test inline: the calls that come here (runs, marks, frees
+        // of runs) cost far more, and most find no frame held.
+        if self.recent.held() != 0 {
+            self.settle_held_now();
+        }
+    }
+
+    /// [`settle_held`](Self::settle_held) when a frame is held.
+    #[inline(never)]
+    fn settle_held_now(&mut self) {
+        let f = self.recent.take_held();
+        self.settle(f);
+    }
+
+    /// Clears the bit of `f`, a frame that was held, and records it as a
+    /// recently freed frame.
+    #[inline]
+    fn settle(&mut self, f: u64) {
+        // SAFETY: `release` held `f` after checking that it is below
+        // `frames()` and allocated; held, its bit stayed set.
+        let cleared = unsafe { self.bitmap.release_one(f) };
+        debug_assert!(cleared, "a held frame was free in the bitmap");
+        self.recent.push(f);
+    }
+
     /// The lowest free frame if it lies below `limit` (for example
     /// [`ISA_DMA_LIMIT`] or [`DMA32_LIMIT`]), else `None`.
     #[inline]
     pub fn alloc_page_below(&mut self, limit: PhysAddr) -> Option<Frame> {
+        self.settle_held();
         self.bitmap
             .alloc_one_below(limit.as_u64() / PAGE_SIZE)
             .map(frame)
@@ -158,6 +192,7 @@ impl Pmm<'_> {
         if count == 1 && align_frames == 1 && hi >= self.bitmap.frames() {
             return Ok(self.alloc_page());
         }
+        self.settle_held();
         Ok(self
             .bitmap
             .alloc_run(count, align_frames, FIRST_FRAME, hi)
@@ -198,19 +233,25 @@ impl Pmm<'_> {
         unsafe { self.release(f) }
     }
 
-    /// Frees the allocatable frame `f`, unless it is already free, and
-    /// offers it to the next single-frame allocation.
+    /// Frees the allocatable frame `f`, unless it is already free: holds it
+    /// back for the next single-frame allocation, its bit still set, and
+    /// settles the frame held before it (recent.rs).
     ///
     /// # Safety
     ///
     /// `f < self.bitmap.frames()`.
     #[inline]
     unsafe fn release(&mut self, f: u64) -> Result<(), PmmError> {
+        let older = self.recent.hold(f);
         // SAFETY: the caller's promise.
-        if !unsafe { self.bitmap.release_one(f) } {
+        if unsafe { self.bitmap.is_free_unchecked(f) } || f == older {
+            // Put the held frame back: a refused free changes nothing.
+            self.recent.hold(older);
             return Err(double_free(f));
         }
-        self.recent.push(f);
+        if older != 0 {
+            self.settle(older);
+        }
         Ok(())
     }
 
@@ -256,7 +297,7 @@ impl Pmm<'_> {
     /// Whether the frame at `addr` is free (`false` for frames never handed out).
     pub fn is_free(&self, addr: PhysAddr) -> Result<bool, PmmError> {
         let f = self.frame_number(addr)?;
-        Ok(self.bitmap.is_free(f))
+        Ok(self.bitmap.is_free(f) || f == self.recent.held())
     }
 
     /// Frames of usable RAM (not the highest address: holes do not count).
@@ -265,16 +306,16 @@ impl Pmm<'_> {
         self.total_frames
     }
 
-    /// Free frames.
+    /// Free frames (the held one included).
     #[inline]
     pub fn free_frames(&self) -> u64 {
-        self.bitmap.free_frames()
+        self.bitmap.free_frames() + (self.recent.held() != 0) as u64
     }
 
     /// Frames of usable RAM in use (including those below 2 MiB and the bitmap).
     #[inline]
     pub fn used_frames(&self) -> u64 {
-        self.total_frames - self.bitmap.free_frames()
+        self.total_frames - self.free_frames()
     }
 
     /// Usable RAM in KiB (the spec's `pmm_get_total_kb`).
@@ -310,9 +351,17 @@ impl Pmm<'_> {
                 return Err(Corruption::Chunk { frame });
             }
         }
-        if self.bitmap.free_frames() > self.total_frames {
+        let held = self.recent.held();
+        if held != 0
+            && (held >= self.bitmap.frames()
+                || self.bitmap.is_free(held)
+                || !self.allocatable.contains(held))
+        {
+            return Err(Corruption::Held { frame: held });
+        }
+        if self.free_frames() > self.total_frames {
             return Err(Corruption::FreeCount {
-                counted: self.bitmap.free_frames(),
+                counted: self.free_frames(),
                 actual: self.total_frames,
             });
         }
@@ -384,6 +433,7 @@ impl Pmm<'_> {
     fn set_checked(&mut self, addr: PhysAddr, count: u64, used: bool) -> Result<(), PmmError> {
         let start = self.check_range(addr, count)?;
         let end = start + count;
+        self.settle_held();
         if !self.bitmap.all_are(start, end, !used) {
             // Which frame is the culprit is only worth finding on this path.
             let addr = self.bitmap.first_with(start, end, used).unwrap_or(start) * PAGE_SIZE;

@@ -202,3 +202,55 @@ fn more_frees_than_the_list_holds() {
     assert_eq!(again.len(), n, "no frame handed out twice");
     assert_eq!(p.check(), Ok(()));
 }
+
+#[test]
+fn the_held_frame_is_free_to_every_call() {
+    let mut store = vec![0u64; storage_words(32 * MIB / 4096) as usize];
+    let mut p = Pmm::new_in(&mut store, &Preset::Pc32M.map()).unwrap();
+    let [a, b] = [(); 2].map(|_| p.alloc_page().unwrap().start());
+    let free = p.free_frames();
+    p.free_page(a).unwrap();
+    // Held: its bit is still set, yet it is free to everyone outside.
+    assert_eq!(p.recent.held(), a.as_u64() / 4096);
+    assert_eq!(p.free_frames(), free + 1);
+    assert_eq!(p.is_free(a), Ok(true));
+    assert_eq!(p.check(), Ok(()));
+    assert_eq!(
+        p.free_page(a),
+        Err(PmmError::DoubleFree { addr: a.as_u64() })
+    );
+    assert_eq!(
+        p.mark_free(a),
+        Err(PmmError::DoubleFree { addr: a.as_u64() })
+    );
+    assert_eq!(p.free_frames(), free + 1);
+    // A free followed by an allocation hands the held frame back.
+    assert_eq!(p.alloc_page().map(|f| f.start()), Some(a));
+    assert_eq!(p.recent.held(), 0);
+    assert_eq!(p.is_free(a), Ok(false));
+    assert_eq!(p.free_frames(), free);
+    assert_eq!(p.check(), Ok(()));
+    // Any other call settles it first: marked used, it is gone for good.
+    p.free_page(b).unwrap();
+    p.mark_used(b).unwrap();
+    assert_eq!(p.recent.held(), 0);
+    assert_eq!(p.free_frames(), free);
+    assert_eq!(p.check(), Ok(()));
+    assert_ne!(p.alloc_page().map(|f| f.start()), Some(b));
+    // Two frees in a row: the second settles the first.
+    let free = p.free_frames();
+    p.free_page(a).unwrap();
+    p.free_page(b).unwrap();
+    assert_eq!(p.recent.held(), b.as_u64() / 4096);
+    assert_eq!((p.is_free(a), p.is_free(b)), (Ok(true), Ok(true)));
+    assert_eq!(p.free_frames(), free + 2);
+    assert_eq!(p.check(), Ok(()));
+    assert_eq!(
+        p.free_page(a),
+        Err(PmmError::DoubleFree { addr: a.as_u64() })
+    );
+    assert_eq!(p.alloc_page().map(|f| f.start()), Some(b));
+    assert_eq!(p.alloc_page().map(|f| f.start()), Some(a));
+    assert_eq!(p.free_frames(), free);
+    assert_eq!(p.check(), Ok(()));
+}
