@@ -46,7 +46,10 @@ extern "C" {
  * afterwards except 2 MiB .. the end of the bitmap, which is marked used: the
  * spec places the bitmap right after the kernel image, so that range is the
  * kernel and the bitmap. Mark holes and other reserved frames with
- * pmm_mark_used. */
+ * pmm_mark_used. One bit per frame, set when used; one exception: the frame
+ * pmm_free_page freed last is held for the next pmm_alloc_page with its bit
+ * still set, until the next call that reads or writes the bitmap clears it
+ * (every PMM function counts it as free all along). */
 void pmm_init(uintptr_t start, uint64_t size);
 /* One free 4 KiB frame (physical address), or NULL. */
 void *pmm_alloc_page(void);
