@@ -40,7 +40,7 @@ impl Heap {
     /// proven (its size still matches the block after it); the overflowed
     /// block itself then stays allocated.
     ///
-    /// The fast path runs the checks of [`Heap::validate`] on a block of the
+    /// The fast path runs the checks `free` makes (see the module) on a block of the
     /// first region, as tests that either pass or send the call out of line:
     /// other regions and every refusal to the full checks, a free
     /// predecessor (whose tag is checked first) and a free successor to

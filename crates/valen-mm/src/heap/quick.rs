@@ -175,7 +175,7 @@ impl Heap {
 
     /// Frees every cached block for real, merging it with free neighbours;
     /// returns how many went back. Each passes the checks of
-    /// [`Heap::validate`] again first; one that fails them (its neighbour
+    /// [`Heap::free`] again first; one that fails them (its neighbour
     /// was overwritten while it waited) stays allocated, counted in
     /// [`HeapStats::lists_dropped`](super::HeapStats).
     ///
