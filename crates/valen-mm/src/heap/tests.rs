@@ -303,3 +303,67 @@ fn a_moving_realloc_caches_the_old_block() {
         h.check().unwrap();
     });
 }
+
+#[test]
+fn realloc_grows_down_into_a_free_predecessor() {
+    with_heap(|h| {
+        // Every free coalesces at once here: the layout is what it says.
+        h.set_cache_depth(0);
+        let a = h.malloc(1000).unwrap();
+        let b = h.malloc(1000).unwrap();
+        let c = h.malloc(600).unwrap();
+        let _guard = h.malloc(16).unwrap();
+        // SAFETY: `b` holds 1000 bytes.
+        unsafe { core::ptr::write_bytes(b.as_ptr(), 0x5B, 1000) };
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe { h.free(a.as_ptr()).unwrap() };
+        // `b`'s successor is used: it moves down into `a`, contents intact,
+        // and the rest of `a..b` goes back.
+        // SAFETY: `b` is a block of this heap.
+        let b2 = unsafe { h.realloc(b.as_ptr(), 1500) }.unwrap();
+        assert_eq!(b2, a);
+        // SAFETY: 1000 bytes were kept.
+        assert!(unsafe { core::slice::from_raw_parts(b2.as_ptr(), 1000) }
+            .iter()
+            .all(|&x| x == 0x5B));
+        let w = h.check().unwrap();
+        assert_eq!(w.free_blocks, 2, "the rest, and the heap's end");
+        // Both neighbours, when the predecessor alone is too small.
+        let d = h.malloc(600).unwrap();
+        let e = h.malloc(1000).unwrap();
+        let f = h.malloc(600).unwrap();
+        let _guard2 = h.malloc(600).unwrap();
+        // SAFETY: `e` holds 1000 bytes; blocks of this heap.
+        unsafe {
+            core::ptr::write_bytes(e.as_ptr(), 0x5E, 1000);
+            h.free(d.as_ptr()).unwrap();
+            h.free(f.as_ptr()).unwrap();
+        }
+        // SAFETY: `e` is a block of this heap.
+        let e2 = unsafe { h.realloc(e.as_ptr(), 2000) }.unwrap();
+        assert_eq!(e2, d);
+        // SAFETY: as above.
+        assert!(unsafe { core::slice::from_raw_parts(e2.as_ptr(), 1000) }
+            .iter()
+            .all(|&x| x == 0x5E));
+        h.check().unwrap();
+        // The new start must keep the alignment the block was made with:
+        // the predecessor's start serves only if it has it.
+        for pad in [0, 40] {
+            // A 48-byte block first moves `x`'s start by 16 modulo 32.
+            let _pad = (pad > 0).then(|| h.malloc(pad).unwrap());
+            let x = h.malloc(1000).unwrap();
+            let y = h.malloc_aligned(1000, 32).unwrap();
+            let _guard = h.malloc(600).unwrap();
+            // SAFETY: blocks of this heap.
+            unsafe { h.free(x.as_ptr()).unwrap() };
+            // SAFETY: `y` is a block of this heap, allocated aligned to 32.
+            let y2 = unsafe { h.realloc_aligned(y.as_ptr(), 1500, 32) }.unwrap();
+            assert_eq!(y2.as_ptr() as usize % 32, 0);
+            let x_aligned = x.as_ptr() as usize % 32 == 0;
+            assert_eq!(x_aligned, pad == 0);
+            assert_eq!(y2 == x, x_aligned);
+            h.check().unwrap();
+        }
+    });
+}
