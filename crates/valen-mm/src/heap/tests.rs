@@ -311,7 +311,7 @@ fn realloc_grows_down_into_a_free_predecessor() {
         h.set_cache_depth(0);
         let a = h.malloc(1000).unwrap();
         let b = h.malloc(1000).unwrap();
-        let c = h.malloc(600).unwrap();
+        let _c = h.malloc(600).unwrap();
         let _guard = h.malloc(16).unwrap();
         // SAFETY: `b` holds 1000 bytes.
         unsafe { core::ptr::write_bytes(b.as_ptr(), 0x5B, 1000) };
