@@ -81,7 +81,7 @@ int heap_check(void);
 /* Frees the blocks waiting in the quick cache for real, merging them with
  * their free neighbours; returns how many. */
 uint64_t heap_flush_cache(void);
-/* Blocks of each size the quick cache may hold (16 by default); 0 turns it
+/* Blocks of each size the quick cache may hold (32 by default); 0 turns it
  * off, so every free coalesces at once. Flushes the cache first. */
 void heap_set_cache_depth(uint32_t depth);
 

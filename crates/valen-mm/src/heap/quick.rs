@@ -19,7 +19,7 @@
 //! cached block for real (merging it with free neighbours), and an
 //! allocation that finds no free block flushes the cache and tries again
 //! before it fails (so before a locked heap grows). The cache holds at most
-//! `depth * (32 + 48 + ... + 512)` bytes (about 132 KiB at the default
+//! `depth * (32 + 48 + ... + 512)` bytes (about 264 KiB at the default
 //! depth); [`Heap::set_cache_depth`] with 0 turns it off, for callers that
 //! want every free coalesced at once. Blocks larger than [`QUICK_MAX`]
 //! always coalesce at once.
@@ -38,7 +38,7 @@ use core::ptr::{self, NonNull};
 /// Largest block size the cache holds (requests of up to 504 bytes).
 pub const QUICK_MAX: usize = 512;
 /// Blocks of each size the cache holds by default.
-pub const QUICK_DEPTH: u32 = 16;
+pub const QUICK_DEPTH: u32 = 32;
 /// Stack slots, indexed by block size / 16 (a power of two, so masking an
 /// index proves it in bounds).
 pub(super) const QUICK_SLOTS: usize = 64;
