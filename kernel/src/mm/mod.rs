@@ -166,11 +166,13 @@ pub fn report(when: &str) {
         Size(v.device_window_bytes)
     );
     kprintln!(
-        "  heap: {} in {chunks} chunk(s) from the VMM ({} pages), {} used in {} blocks, peak {}, {} growth events",
+        "  heap: {} in {chunks} chunk(s) from the VMM ({} pages), {} used in {} blocks, {} in {} small blocks waiting in the quick cache, peak {}, {} growth events",
         Size(h.total_bytes as u64),
         pages,
         Size(h.used_bytes as u64),
         h.used_blocks,
+        Size(h.cached_bytes as u64),
+        h.cached_blocks,
         Size(h.peak_used_bytes as u64),
         h.growth_events
     );
