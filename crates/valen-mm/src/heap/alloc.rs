@@ -206,8 +206,14 @@ impl Heap {
     /// Counts a new used block of `kept` bytes.
     #[inline(always)]
     pub(super) fn count_alloc(&mut self, kept: usize) {
-        self.c.used_bytes += kept;
         self.c.used_blocks += 1;
+        self.count_growth(kept);
+    }
+
+    /// Counts `by` more bytes in used blocks.
+    #[inline(always)]
+    fn count_growth(&mut self, by: usize) {
+        self.c.used_bytes += by;
         self.c.peak_used = self.c.peak_used.max(self.c.used_bytes);
     }
 
@@ -348,10 +354,7 @@ impl Heap {
                 b.set_tag(Tag::new(kept, prev_flag));
                 kept
             };
-            self.c.used_bytes += kept - size;
-            if self.c.used_bytes > self.c.peak_used {
-                self.c.peak_used = self.c.used_bytes;
-            }
+            self.count_growth(kept - size);
             // SAFETY: a block's payload is never null.
             return Ok(unsafe { NonNull::new_unchecked(ptr) });
         }
@@ -380,9 +383,7 @@ impl Heap {
         // PREV_FREE bit and the successor's tag.
         unsafe {
             ptr::copy_nonoverlapping(ptr, new.as_ptr(), keep);
-            if !self.cache(b, b.tag()) {
-                self.release(b, size);
-            }
+            self.retire(b, b.tag(), b.offset(size).tag());
         }
         Ok(new)
     }
@@ -443,10 +444,7 @@ impl Heap {
                 kept
             }
         };
-        self.c.used_bytes += kept - size;
-        if self.c.used_bytes > self.c.peak_used {
-            self.c.peak_used = self.c.used_bytes;
-        }
+        self.count_growth(kept - size);
         // SAFETY: a block's payload is never null.
         Some(unsafe { NonNull::new_unchecked(p.payload()) })
     }

@@ -63,12 +63,24 @@ impl Heap {
         }
         // SAFETY: validated: a used block, a used predecessor, an intact
         // successor; the caller no longer uses it.
+        unsafe { self.retire(b, tag, ntag) };
+        Ok(())
+    }
+
+    /// Gives the validated used block `b` back: to the quick cache if it
+    /// takes it, else to the free lists (merging).
+    ///
+    /// # Safety
+    /// `b` passed every check of [`Heap::validate`]; `tag` and `ntag` are
+    /// its and its successor's current tags; nobody uses it any more.
+    #[inline(always)]
+    pub(super) unsafe fn retire(&mut self, b: Block, tag: Tag, ntag: Tag) {
+        // SAFETY: forwarded.
         unsafe {
             if !self.cache(b, tag) {
                 self.release_with(b, tag, ntag);
             }
         }
-        Ok(())
     }
 
     /// [`Heap::free`] of a block of the first region after a free block:
@@ -105,11 +117,7 @@ impl Heap {
             Err(e) => return Err(self.refuse(ptr, e)),
         };
         // SAFETY: validated: a used block with intact neighbours.
-        unsafe {
-            if !self.cache(b, tag) {
-                self.release_with(b, tag, ntag);
-            }
-        }
+        unsafe { self.retire(b, tag, ntag) };
         Ok(())
     }
 

@@ -151,12 +151,11 @@ impl Heap {
         }
         // SAFETY: a cached block holds its link in its first payload word.
         let next = unsafe { b.links() }.0;
+        self.q.counts[i] -= 1;
         if next.is_null() || self.span_of(next as usize).is_some() {
             self.q.heads[i] = next;
-            self.q.counts[i] -= 1;
         } else {
             // `b` is sound, the rest of its stack cannot be reached.
-            self.q.counts[i] -= 1;
             self.drop_cached(i);
         }
         // SAFETY: `b` is ours again: a used block with its flags.
