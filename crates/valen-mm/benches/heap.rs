@@ -450,7 +450,20 @@ fn wanted(name: &str) -> bool {
 /// `HEAP_BENCH_ROWS=H1,H4` limits the run, for example under an instruction
 /// counter).
 fn row_wanted(group: &str) -> bool {
-    std::env::var("HEAP_BENCH_ROWS").map_or(true, |v| v.split(',').any(|n| n == group))
+    std::env::var("HEAP_BENCH_ROWS").map_or(true, |v| {
+        v.split(',').any(|n| n.split('/').next() == Some(group))
+    })
+}
+
+/// Whether to run the workload of `group` with `n` live blocks: as
+/// [`row_wanted`], where `H2/1000` names one size of a group.
+fn n_wanted(group: &str, n: usize) -> bool {
+    std::env::var("HEAP_BENCH_ROWS").map_or(true, |v| {
+        v.split(',').any(|r| match r.split_once('/') {
+            Some((g, k)) => g == group && k.parse() == Ok(n),
+            None => r == group,
+        })
+    })
 }
 
 /// Rounds per time row (env `HEAP_BENCH_ROUNDS`, default 9).
@@ -516,7 +529,7 @@ fn main() {
     let reps = rounds();
     let mut rows = Vec::new();
     for (n, steps) in [(1_000, 200_000), (10_000, 200_000)] {
-        if !row_wanted("H1") {
+        if !n_wanted("H1", n) {
             continue;
         }
         let t = churn_trace(0x4831 + n as u64, n, steps, |r| {
@@ -529,7 +542,7 @@ fn main() {
         });
     }
     for (n, steps) in [(1_000, 100_000), (10_000, 50_000)] {
-        if !row_wanted("H2") {
+        if !n_wanted("H2", n) {
             continue;
         }
         let mut k = 0u32;
