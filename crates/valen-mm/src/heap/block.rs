@@ -84,11 +84,6 @@ impl Tag {
 pub struct Block(pub *mut u8);
 
 impl Block {
-    /// The block whose payload starts at `payload`.
-    #[inline]
-    pub fn from_payload(payload: *mut u8) -> Self {
-        Self(payload.wrapping_sub(HEADER))
-    }
     /// Its payload.
     #[inline]
     pub fn payload(self) -> *mut u8 {
@@ -186,6 +181,19 @@ impl Block {
             let p = self.0.add(HEADER).cast::<*mut u8>();
             (ptr::read(p), ptr::read(p.add(1)))
         }
+    }
+    /// Reads the `next` link of a free or cached block (the first word of
+    /// its payload). A cached block has only this link: the word after it
+    /// is whatever its last owner left there, perhaps never written, so it
+    /// is not read.
+    ///
+    /// # Safety
+    /// `self` is a free or cached block (at least [`MIN_BLOCK`] bytes) of
+    /// the heap.
+    #[inline]
+    pub unsafe fn next_link(self) -> *mut u8 {
+        // SAFETY: such a block has its link word after its header.
+        unsafe { ptr::read(self.0.add(HEADER).cast::<*mut u8>()) }
     }
     /// Sets the `next` link of a free block.
     ///

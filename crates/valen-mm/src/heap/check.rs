@@ -214,7 +214,7 @@ impl Heap {
                 count += 1;
                 // SAFETY: as above; a cached block's first payload word is
                 // its link.
-                p = unsafe { b.links() }.0;
+                p = unsafe { b.next_link() };
             }
             if count != self.q.counts[i] as usize {
                 return Err(IntegrityError::CacheCountMismatch {

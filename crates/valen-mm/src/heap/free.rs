@@ -14,7 +14,7 @@
 //! Only then does it cache, merge or list anything, so a bad pointer never
 //! reaches the cache or the free lists.
 
-use super::block::{Block, Tag, END, FREE, MIN_BLOCK, PREV_FREE, QUICK};
+use super::block::{Block, Tag, END, FREE, HEADER, MIN_BLOCK, PREV_FREE, QUICK};
 use super::error::BlockError;
 use super::tlsf::{holds, Heap};
 use super::HEAP_MAGIC;
@@ -114,18 +114,18 @@ impl Heap {
     unsafe fn free_checked(&mut self, ptr: *mut u8) -> Result<(), BlockError> {
         let (b, tag, ntag) = match self.validate(ptr) {
             Ok(v) => v,
-            Err(e) => return Err(self.refuse(ptr, e)),
+            Err(e) => return Err(self.refuse(e)),
         };
         // SAFETY: validated: a used block with intact neighbours.
         unsafe { self.retire(b, tag, ntag) };
         Ok(())
     }
 
-    /// The refusal of `free(ptr)` for `e`: an overflow into the next header
+    /// The refusal `e` of a `free`: an overflow into the next header
     /// is repaired when provable. Out of line, so the fast path stays small.
     #[cold]
     #[inline(never)]
-    fn refuse(&mut self, ptr: *mut u8, e: BlockError) -> BlockError {
+    fn refuse(&mut self, e: BlockError) -> BlockError {
         let BlockError::Overflow {
             addr,
             header,
@@ -135,9 +135,7 @@ impl Heap {
         else {
             return e;
         };
-        let b = Block::from_payload(ptr);
-        let next = b.offset((header.as_u64() as usize).wrapping_sub(b.addr()));
-        let repaired = self.repair(next, found);
+        let repaired = self.repair(header.as_u64() as usize, found);
         BlockError::Overflow {
             addr,
             header,
@@ -166,11 +164,11 @@ impl Heap {
     #[inline]
     pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag, Tag), BlockError> {
         let addr = ptr as usize;
-        let b = Block::from_payload(ptr);
         // One range check: 16-aligned, inside a region (see `span_of`).
-        let Some(span) = self.span_of(b.addr()) else {
+        let Some(span) = self.span_of(addr.wrapping_sub(HEADER)) else {
             return Err(BlockError::ForeignPointer { addr: va(addr) });
         };
+        let b = span.block_at(addr.wrapping_sub(HEADER));
         // SAFETY: `b` lies inside `span`, a minimal block before its end.
         let tag = unsafe { b.tag() };
         let size = tag.size();
@@ -210,11 +208,12 @@ impl Heap {
     /// to the caller, which checks it inline or out of line.
     #[inline(always)]
     fn first_region_tags(&self, ptr: *mut u8) -> Option<(Block, Tag, Tag)> {
-        let b = Block::from_payload(ptr);
+        let at = (ptr as usize).wrapping_sub(HEADER);
         let span = &self.spans[0];
-        if !holds(span, b.addr()) {
+        if !holds(span, at) {
             return None;
         }
+        let b = span.block_at(at);
         // SAFETY: `b` lies inside `span`, a minimal block before its end.
         let tag = unsafe { b.tag() };
         let room = span.end - 16 - b.addr();
@@ -249,19 +248,21 @@ impl Heap {
         Ok(())
     }
 
-    /// Restores the tag of `next` (found as `found`) after an overflow from
-    /// the used block before it, if its size is provably intact.
-    fn repair(&mut self, next: Block, found: u64) -> bool {
+    /// Restores the tag of the block at address `at` (found as `found`)
+    /// after an overflow from the used block before it, if its size is
+    /// provably intact.
+    fn repair(&mut self, at: usize, found: u64) -> bool {
         let t = Tag(found);
-        let Some(span) = self.span_of(next.addr()).or_else(|| {
+        let Some(span) = self.span_of(at).or_else(|| {
             // The sentinel itself lies past `span_of`'s reach.
             self.spans[..self.span_count]
                 .iter()
-                .find(|o| next.addr() == o.end - 16)
+                .find(|o| at == o.end - 16)
                 .copied()
         }) else {
             return false;
         };
+        let next = span.block_at(at);
         let sentinel = span.end - 16;
         let size = t.size();
         let fixed = if next.addr() == sentinel {

@@ -109,7 +109,7 @@ mod hosted {
                         core::ptr::null_mut(),
                         self.reserve,
                         libc::PROT_READ | libc::PROT_WRITE,
-                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                        crate::hosted::RESERVE_FLAGS,
                         -1,
                         0,
                     )

@@ -150,7 +150,7 @@ impl Heap {
             return None;
         }
         // SAFETY: a cached block holds its link in its first payload word.
-        let next = unsafe { b.links() }.0;
+        let next = unsafe { b.next_link() };
         self.q.counts[i] -= 1;
         if next.is_null() || self.span_of(next as usize).is_some() {
             self.q.heads[i] = next;

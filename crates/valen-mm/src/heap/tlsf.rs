@@ -51,6 +51,17 @@ pub(super) struct Span {
 }
 
 impl Span {
+    /// The block at address `block` of this region, reached through the
+    /// region's own pointer. The heap never reads a header through a
+    /// caller's pointer: that pointer's permission may cover only the
+    /// payload (under Rust's aliasing rules, a `Box` being freed does not
+    /// let anyone read the header in front of it through its pointer).
+    #[inline(always)]
+    pub fn block_at(&self, block: usize) -> Block {
+        // `base` points at `start`: the same pointer moved to `block`.
+        Block(self.base.with_addr(block))
+    }
+
     /// The region `[start, end)` starting at `base`.
     pub const fn new(base: *mut u8, start: usize, end: usize) -> Self {
         let granules = (end - start) >> 4;
@@ -160,7 +171,11 @@ impl Heap {
     ///
     /// # Safety
     /// The memory is valid for reads and writes, unused by anything else, and
-    /// stays so for as long as the heap (or any block from it) lives.
+    /// stays so for as long as the heap (or any block from it) lives. Memory
+    /// that touches a region the heap already has is part of the same
+    /// allocation as that region (chunks of one reservation, or of a
+    /// kernel's heap window, are): the merged region is reached through one
+    /// pointer.
     pub unsafe fn add_region(&mut self, start: *mut u8, size: usize) -> Result<(), RegionError> {
         let raw = start as usize;
         let v = VirtAddr::new_truncate(raw as u64);
@@ -362,7 +377,7 @@ impl Heap {
     #[inline(always)]
     pub(super) unsafe fn pop_head(&mut self, b: Block, class: Class) {
         // SAFETY: `b` is a listed free block.
-        let next = unsafe { b.links() }.0;
+        let next = unsafe { b.next_link() };
         self.set_head(class, next);
         // SAFETY: the `prev` link of `next`, a free block, or the sink.
         unsafe { self.prev_link(next).write(ptr::null_mut()) };
@@ -404,7 +419,7 @@ impl Heap {
     pub(super) unsafe fn replace_head(&mut self, old: Block, new: Block, class: Class) {
         // SAFETY: `old`, its successor and `new` are free blocks.
         unsafe {
-            let next = old.links().0;
+            let next = old.next_link();
             new.set_next(next);
             new.set_prev(ptr::null_mut());
             if !next.is_null() {
@@ -515,7 +530,7 @@ impl Heap {
                 return Some((b, tag, class));
             }
             // SAFETY: as above.
-            p = unsafe { b.links() }.0;
+            p = unsafe { b.next_link() };
         }
         None
     }
