@@ -5,8 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 use valen_mm::heap::{LockedHeap, MmapGrowth};
 
+/// The growth reservation: 8 GiB of address space natively; Miri allocates
+/// a reservation whole, so under it a smaller one.
+const RESERVE: usize = if cfg!(miri) { 256 << 20 } else { 8 << 30 };
+/// Rounds of each thread's workload (fewer under Miri, which interprets).
+const ROUNDS: u64 = if cfg!(miri) { 2 } else { 40 };
+
 #[global_allocator]
-static HEAP: LockedHeap<MmapGrowth> = LockedHeap::new(MmapGrowth::new(8 << 30));
+static HEAP: LockedHeap<MmapGrowth> = LockedHeap::new(MmapGrowth::new(RESERVE));
 
 /// A small deterministic generator (one per thread).
 fn step(x: &mut u64) -> u64 {
@@ -19,7 +25,7 @@ fn step(x: &mut u64) -> u64 {
 fn workload(seed: u64) -> u64 {
     let mut x = seed | 1;
     let mut sum = 0u64;
-    for round in 0..40 {
+    for round in 0..ROUNDS {
         let n = 100 + (step(&mut x) % 2000) as usize;
         let v: Vec<u64> = (0..n as u64).map(|i| i * seed + round).collect();
         let s: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();

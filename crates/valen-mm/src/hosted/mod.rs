@@ -25,6 +25,16 @@ pub use ram::{HostedRam, HostedRamError};
 
 use crate::memmap::MemoryMap;
 
+/// The flags of every reservation the hosted machine makes: private,
+/// anonymous and, natively, `MAP_NORESERVE`, so untouched pages cost
+/// nothing. Miri models only private anonymous mappings (and allocates them
+/// whole), so under it the reservation is an ordinary one.
+pub(crate) const RESERVE_FLAGS: libc::c_int = if cfg!(miri) {
+    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS
+} else {
+    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE
+};
+
 /// A whole simulated machine: RAM, its firmware memory map and an MMU.
 pub struct HostedMachine {
     /// Physical memory, covering every usable byte of `map`.

@@ -56,7 +56,7 @@ impl HostedRam {
                 core::ptr::null_mut(),
                 len_usize,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                super::RESERVE_FLAGS,
                 -1,
                 0,
             )
