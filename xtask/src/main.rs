@@ -6,10 +6,13 @@
 //! - `bench`: the benchmarks against the peer crates, printing the README's tables.
 //! - `demo`: the hosted demo (the memory manager on a simulated machine).
 //! - `iso`: a bootable GRUB ISO of the test kernel.
+//! - `miri`: optional, on a nightly toolchain: the unsafe-heavy tests under
+//!   Miri.
 
 mod capi;
 mod kernel;
 mod matrix;
+mod miri;
 mod qemu;
 mod setup;
 
@@ -18,7 +21,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
-const USAGE: &str = "usage: cargo xtask <run | test | bench | demo | iso> [options]
+const USAGE: &str = "usage: cargo xtask <run | test | bench | demo | iso | miri> [options]
 
   run     build the test kernel and boot it in QEMU; exits 0 only if every
           in-kernel test passed
@@ -39,7 +42,11 @@ const USAGE: &str = "usage: cargo xtask <run | test | bench | demo | iso> [optio
   bench   run the benchmarks against the peer crates and print the tables
   demo    run the hosted demo
   iso     build a GRUB ISO of the test kernel: target/valen.iso
-            --mem SIZE        the RAM size the kernel checks its map against";
+            --mem SIZE        the RAM size the kernel checks its map against
+  miri    optional, needs a nightly toolchain (never used by the build): the
+          heap's and the PMM's unit tests, the heap's misuse, growth and
+          global-allocator tests under Miri, which checks every memory
+          access for undefined behaviour and data races";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,6 +57,7 @@ fn main() -> ExitCode {
         Some("capi") => capi::test(),
         Some("demo") => demo(&args[1..]),
         Some("iso") => iso(&args[1..]),
+        Some("miri") => miri::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

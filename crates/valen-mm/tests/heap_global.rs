@@ -8,8 +8,11 @@ use valen_mm::heap::{LockedHeap, MmapGrowth};
 /// The growth reservation: 8 GiB of address space natively; Miri allocates
 /// a reservation whole, so under it a smaller one.
 const RESERVE: usize = if cfg!(miri) { 256 << 20 } else { 8 << 30 };
-/// Rounds of each thread's workload (fewer under Miri, which interprets).
+/// Rounds of each thread's workload, the spread of its collection sizes and
+/// its boxes per round (smaller under Miri, which interprets every step).
 const ROUNDS: u64 = if cfg!(miri) { 2 } else { 40 };
+const SPREAD: u64 = if cfg!(miri) { 200 } else { 2000 };
+const BOXES: usize = if cfg!(miri) { 8 } else { 64 };
 
 #[global_allocator]
 static HEAP: LockedHeap<MmapGrowth> = LockedHeap::new(MmapGrowth::new(RESERVE));
@@ -26,7 +29,7 @@ fn workload(seed: u64) -> u64 {
     let mut x = seed | 1;
     let mut sum = 0u64;
     for round in 0..ROUNDS {
-        let n = 100 + (step(&mut x) % 2000) as usize;
+        let n = 100 + (step(&mut x) % SPREAD) as usize;
         let v: Vec<u64> = (0..n as u64).map(|i| i * seed + round).collect();
         let s: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
         let mut bt = BTreeMap::new();
@@ -36,7 +39,7 @@ fn workload(seed: u64) -> u64 {
             hm.insert(i, format!("{e:x}"));
         }
         let mut grow: Vec<Box<[u8]>> = Vec::new();
-        for i in 0..64 {
+        for i in 0..BOXES {
             grow.push(vec![i as u8; 1 + (step(&mut x) % 5000) as usize].into_boxed_slice());
         }
         assert!(grow

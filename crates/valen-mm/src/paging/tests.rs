@@ -98,6 +98,7 @@ unsafe impl PhysMapper for Counting<'_> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "262,144 leaves three times over: minutes under Miri")]
 fn range_operations_reach_each_table_a_bounded_number_of_times() {
     let ram = HostedRam::new(8 << 20).unwrap();
     let mmu = RecordingMmu::new(true);
