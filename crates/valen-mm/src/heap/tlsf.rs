@@ -40,7 +40,8 @@ const fn word_bit(c: Class) -> (usize, u64) {
 /// A managed region `[start, end)`; its last 16 bytes are the END sentinel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Span {
-    /// Pointer to `start` (keeps the memory's provenance for walks).
+    /// Pointer to `start`: every header of the region is reached through
+    /// it (see [`Span::block_at`]), in walks and on every call.
     pub base: *mut u8,
     pub start: usize,
     pub end: usize,
