@@ -43,10 +43,11 @@ const USAGE: &str = "usage: cargo xtask <run | test | bench | demo | iso | miri>
   demo    run the hosted demo
   iso     build a GRUB ISO of the test kernel: target/valen.iso
             --mem SIZE        the RAM size the kernel checks its map against
-  miri    optional, needs a nightly toolchain (never used by the build): the
-          heap's and the PMM's unit tests, the heap's misuse, growth and
-          global-allocator tests under Miri, which checks every memory
-          access for undefined behaviour and data races";
+  miri    optional, needs a nightly toolchain (never used by the build):
+          most unit tests of the heap, page tables, PMM, spin lock and VMM
+          range allocator, and the heap's misuse, growth and global-allocator
+          tests under Miri, which checks every memory access for undefined
+          behaviour and data races";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

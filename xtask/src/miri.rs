@@ -83,9 +83,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
 }
 
 /// `cargo +nightly` with `args` from the workspace root, `miri_flags` added
-/// to the interpreter's options. The tests leak
-/// their arenas on purpose (a heap's memory must outlive every block), so
-/// leaks are not reported; isolation is off for the clock the tests read.
+/// to the interpreter's options. The tests leak their arenas on purpose (a
+/// heap's memory must outlive every block), so leaks are not reported;
+/// isolation is off for the clock the tests read.
 fn nightly_cargo(miri_flags: &str, args: &[&str]) -> Result<(), String> {
     println!("$ cargo +{NIGHTLY} {}", args.join(" "));
     let status = Command::new("cargo")

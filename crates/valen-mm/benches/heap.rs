@@ -446,21 +446,15 @@ fn wanted(name: &str) -> bool {
     std::env::var("HEAP_BENCH_ONLY").map_or(true, |v| v.split(',').any(|n| n == name))
 }
 
-/// Whether to run the workloads of `group` (`H1`, `H2`, `H4`, `mem`; env
-/// `HEAP_BENCH_ROWS=H1,H4` limits the run, for example under an instruction
-/// counter).
-fn row_wanted(group: &str) -> bool {
-    std::env::var("HEAP_BENCH_ROWS").map_or(true, |v| {
-        v.split(',').any(|n| n.split('/').next() == Some(group))
-    })
-}
-
-/// Whether to run the workload of `group` with `n` live blocks: as
-/// [`row_wanted`], where `H2/1000` names one size of a group.
-fn n_wanted(group: &str, n: usize) -> bool {
+/// Whether to run workload `group` (`H1`, `H2`, `H4`, `mem`), for the rows
+/// with a number of live blocks the one with `n`. Env
+/// `HEAP_BENCH_ROWS=H1,H2/10000,H4` limits the run, for example under an
+/// instruction counter: a group alone runs all of its rows, a number after
+/// the slash one of them.
+fn row_wanted(group: &str, n: Option<usize>) -> bool {
     std::env::var("HEAP_BENCH_ROWS").map_or(true, |v| {
         v.split(',').any(|r| match r.split_once('/') {
-            Some((g, k)) => g == group && k.parse() == Ok(n),
+            Some((g, k)) => g == group && n.is_some_and(|n| k.parse() == Ok(n)),
             None => r == group,
         })
     })
@@ -529,7 +523,7 @@ fn main() {
     let reps = rounds();
     let mut rows = Vec::new();
     for (n, steps) in [(1_000, 200_000), (10_000, 200_000)] {
-        if !n_wanted("H1", n) {
+        if !row_wanted("H1", Some(n)) {
             continue;
         }
         let t = churn_trace(0x4831 + n as u64, n, steps, |r| {
@@ -542,7 +536,7 @@ fn main() {
         });
     }
     for (n, steps) in [(1_000, 100_000), (10_000, 50_000)] {
-        if !n_wanted("H2", n) {
+        if !row_wanted("H2", Some(n)) {
             continue;
         }
         let mut k = 0u32;
@@ -567,7 +561,7 @@ fn main() {
             v
         })
         .collect();
-    if row_wanted("H4") {
+    if row_wanted("H4", None) {
         rows.push(Row {
             name: "H4 realloc doubling (ns/realloc)".into(),
             values: interleaved(each!(time_h4(arena, &order, 1)), reps),
@@ -575,7 +569,7 @@ fn main() {
     }
     print_table("Kernel heap: time (lower is better)", "ns", &rows);
 
-    if !row_wanted("mem") {
+    if !row_wanted("mem", None) {
         // SAFETY: allocated above with `layout`; nothing uses it any more.
         unsafe { std::alloc::dealloc(arena, layout) };
         return;

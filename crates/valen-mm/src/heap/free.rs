@@ -164,11 +164,12 @@ impl Heap {
     #[inline]
     pub(super) fn validate(&self, ptr: *mut u8) -> Result<(Block, Tag, Tag), BlockError> {
         let addr = ptr as usize;
+        let at = addr.wrapping_sub(HEADER);
         // One range check: 16-aligned, inside a region (see `span_of`).
-        let Some(span) = self.span_of(addr.wrapping_sub(HEADER)) else {
+        let Some(span) = self.span_of(at) else {
             return Err(BlockError::ForeignPointer { addr: va(addr) });
         };
-        let b = span.block_at(addr.wrapping_sub(HEADER));
+        let b = span.block_at(at);
         // SAFETY: `b` lies inside `span`, a minimal block before its end.
         let tag = unsafe { b.tag() };
         let size = tag.size();
