@@ -15,6 +15,7 @@ use super::block::{block_size, Block, Tag, FREE, GRANULE, HEADER, MIN_BLOCK, OVE
 use super::class::{class_of, Class};
 use super::error::{AllocError, ReallocError};
 use super::free::prefetch;
+use super::quick::QUICK_MAX;
 use super::tlsf::Heap;
 use core::ptr::{self, NonNull};
 
@@ -244,6 +245,10 @@ impl Heap {
     /// (it stays valid and must still be freed). On error the old block is
     /// untouched.
     ///
+    /// A moving resize of a block above [`QUICK_MAX`] takes the front of
+    /// the largest free block (see `alloc_moved`), so the block can grow in
+    /// place next time.
+    ///
     /// A block never moves down into a free block before it: that copies as
     /// much as a move does, and it uses up the free space the block in front
     /// could later grow into in place. Moving leaves that space to merge
@@ -365,7 +370,7 @@ impl Heap {
             return Ok(unsafe { NonNull::new_unchecked(ptr) });
         }
         let new = if align.is_power_of_two() {
-            self.alloc_block(need, align)
+            self.alloc_moved(need, align)
         } else {
             None
         };
@@ -385,6 +390,23 @@ impl Heap {
             self.retire(b, b.tag(), b.offset(size).tag());
         }
         Ok(new)
+    }
+
+    /// The new block of a moving resize: `need` bytes (a [`block_size`])
+    /// aligned to `align` (a power of two). Above the quick cache's sizes it
+    /// is cut from the front of the largest free block, not the closest fit:
+    /// a block that grew once tends to grow again (a doubling vector), and a
+    /// close fit leaves it no room, so its next resize moves it again.
+    #[inline(always)]
+    fn alloc_moved(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
+        if align <= MIN_ALIGN && need > QUICK_MAX {
+            if let Some((b, tag, class)) = self.find_largest(need) {
+                // SAFETY: `find_largest` returns a free block of this heap
+                // heading the list of `class`, at least `need` bytes.
+                return Some(unsafe { self.take_listed(b, tag.size(), class, need) });
+            }
+        }
+        self.alloc_block(need, align)
     }
 
     /// `realloc` with the default alignment (the C function).

@@ -303,3 +303,38 @@ fn a_moving_realloc_caches_the_old_block() {
         h.check().unwrap();
     });
 }
+
+#[test]
+fn a_moving_resize_takes_the_largest_free_block() {
+    with_heap(|h| {
+        h.set_cache_depth(0);
+        // A gap of 4 KiB, then the block to grow, then the rest of the heap
+        // (about 52 KiB free at the end).
+        let gap = h.malloc(4096).unwrap();
+        let a = h.malloc(1000).unwrap();
+        let _guard = h.malloc(1000).unwrap();
+        let tail = h.malloc(600).unwrap();
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            h.free(gap.as_ptr()).unwrap();
+            h.free(tail.as_ptr()).unwrap();
+            core::ptr::write_bytes(a.as_ptr(), 0xA5, 1000);
+        }
+        // The gap fits 2000 bytes closely; the move goes to the front of
+        // the free end instead, contents intact.
+        // SAFETY: `a` is a block of this heap.
+        let a2 = unsafe { h.realloc(a.as_ptr(), 2000) }.unwrap();
+        assert_eq!(a2, tail);
+        // SAFETY: 1000 bytes were kept.
+        assert!(unsafe { core::slice::from_raw_parts(a2.as_ptr(), 1000) }
+            .iter()
+            .all(|&x| x == 0xA5));
+        h.check().unwrap();
+        // So it grows again in place, and the gap is still there for a
+        // request of its size.
+        // SAFETY: `a2` is a block of this heap.
+        assert_eq!(unsafe { h.realloc(a2.as_ptr(), 4000) }.unwrap(), a2);
+        assert_eq!(h.malloc(4096).unwrap(), gap);
+        h.check().unwrap();
+    });
+}

@@ -462,6 +462,19 @@ impl Heap {
         (tag.magic_ok() && tag.has(FREE)).then_some((b, tag, class))
     }
 
+    /// The head of the last non-empty list (the largest blocks), if it is a
+    /// sound free block of at least `size` bytes. A damaged head is left for
+    /// [`Heap::find`] to deal with.
+    #[inline(always)]
+    pub(super) fn find_largest(&self, size: usize) -> Option<(Block, Tag, Class)> {
+        let w = self.summary.checked_ilog2()? as usize & (WORDS - 1);
+        let class = Class((w << 6) | self.bits[w].checked_ilog2()? as usize);
+        let b = Block(self.heads[class.slot()]);
+        // SAFETY: a list head is a free block of this heap.
+        let tag = unsafe { b.tag() };
+        (tag.magic_ok() && tag.has(FREE) && tag.size() >= size).then_some((b, tag, class))
+    }
+
     /// The first non-empty list at or after `from`, or `None`.
     #[inline(always)]
     fn first_list(&self, from: Class) -> Option<Class> {
