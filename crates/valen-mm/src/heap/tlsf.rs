@@ -437,11 +437,8 @@ impl Heap {
         let Some(class) = self.first_list(search_class(size)?) else {
             return self.find_fallback(size);
         };
-        let b = Block(self.heads[class.slot()]);
-        // SAFETY: a list head is a free block of this heap.
-        let tag = unsafe { b.tag() };
-        if tag.magic_ok() && tag.has(FREE) {
-            return Some((b, tag, class));
+        if let Some(found) = self.sound_head(class) {
+            return Some(found);
         }
         self.find_damaged(size, class)
     }
@@ -452,14 +449,11 @@ impl Heap {
     #[inline(always)]
     pub(super) fn find_fast(&self, size: usize) -> Option<(Block, Tag, Class)> {
         let class = self.first_list(search_class(size)?)?;
-        let b = Block(self.heads[class.slot()]);
         // The block is most often a close fit: the header after it (which
         // the allocation writes) is then within a few bytes of `b + size`.
         // Fetch it now, beside `b`'s own header, not after it.
-        super::free::prefetch(b.0.wrapping_add(size + 8));
-        // SAFETY: a list head is a free block of this heap.
-        let tag = unsafe { b.tag() };
-        (tag.magic_ok() && tag.has(FREE)).then_some((b, tag, class))
+        super::free::prefetch(self.heads[class.slot()].wrapping_add(size + 8));
+        self.sound_head(class)
     }
 
     /// The head of the last non-empty list (the largest blocks), if it is a
@@ -469,10 +463,18 @@ impl Heap {
     pub(super) fn find_largest(&self, size: usize) -> Option<(Block, Tag, Class)> {
         let w = self.summary.checked_ilog2()? as usize & (WORDS - 1);
         let class = Class((w << 6) | self.bits[w].checked_ilog2()? as usize);
+        self.sound_head(class)
+            .filter(|(_, tag, _)| tag.size() >= size)
+    }
+
+    /// The head of the non-empty list of `class` with its tag, if the tag
+    /// is a free block's (`None`: overwritten while free).
+    #[inline(always)]
+    fn sound_head(&self, class: Class) -> Option<(Block, Tag, Class)> {
         let b = Block(self.heads[class.slot()]);
         // SAFETY: a list head is a free block of this heap.
         let tag = unsafe { b.tag() };
-        (tag.magic_ok() && tag.has(FREE) && tag.size() >= size).then_some((b, tag, class))
+        (tag.magic_ok() && tag.has(FREE)).then_some((b, tag, class))
     }
 
     /// The first non-empty list at or after `from`, or `None`.
@@ -506,11 +508,8 @@ impl Heap {
                 return self.find_fallback(size);
             };
             class = c;
-            let b = Block(self.heads[class.slot()]);
-            // SAFETY: a list head is a free block of this heap.
-            let tag = unsafe { b.tag() };
-            if tag.magic_ok() && tag.has(FREE) {
-                return Some((b, tag, class));
+            if let Some(found) = self.sound_head(class) {
+                return Some(found);
             }
         }
     }
