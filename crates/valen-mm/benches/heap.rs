@@ -526,9 +526,7 @@ fn interleaved(mut fs: Vec<Sampler<'_>>, rounds: usize) -> Vec<(String, f64)> {
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); n];
     for _ in 0..rounds {
         let mut order: Vec<usize> = (0..shuffled).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        rng.shuffle(&mut order);
         for i in order.into_iter().chain(shuffled..n) {
             let (name, f) = &mut fs[i];
             if wanted(name) {
@@ -589,9 +587,7 @@ fn main() {
     let order: Vec<Vec<u32>> = (0..10)
         .map(|_| {
             let mut v: Vec<u32> = (0..1000).collect();
-            for i in (1..v.len()).rev() {
-                v.swap(i, rng.below(i as u64 + 1) as usize);
-            }
+            rng.shuffle(&mut v);
             v
         })
         .collect();

@@ -132,11 +132,9 @@ fn f1(map: &MemoryMap, occupancy: f64, pairs: usize) -> Row {
     for &(s, e) in &ranges {
         initially.extend((s..e).filter(|_| rng.chance(occupancy)));
     }
-    // The frames to free, in random order (Fisher-Yates).
+    // The frames to free, in random order.
     let mut frees = initially.clone();
-    for i in (1..frees.len()).rev() {
-        frees.swap(i, rng.below(i as u64 + 1) as usize);
-    }
+    rng.shuffle(&mut frees);
     frees.truncate(pairs);
     let is_init: Vec<bool> = {
         let mut v = vec![false; FRAMES as usize];

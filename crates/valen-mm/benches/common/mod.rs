@@ -51,6 +51,13 @@ impl Rng {
     pub fn chance(&mut self, p: f64) -> bool {
         ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64) < p
     }
+
+    /// Puts `v` in a random order (Fisher-Yates).
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            v.swap(i, self.below(i as u64 + 1) as usize);
+        }
+    }
 }
 
 /// Median of `reps` runs of `f`, in ns per operation. `setup` builds fresh
