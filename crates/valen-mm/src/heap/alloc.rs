@@ -15,7 +15,7 @@ use super::block::{block_size, Block, Tag, FREE, GRANULE, HEADER, MIN_BLOCK, OVE
 use super::class::{class_of, Class};
 use super::error::{AllocError, ReallocError};
 use super::free::prefetch;
-use super::quick::QUICK_MAX;
+use super::quick::{Top, QUICK_MAX};
 use super::tlsf::Heap;
 use core::ptr::{self, NonNull};
 
@@ -51,66 +51,54 @@ impl Heap {
     /// Allocates `size` bytes aligned to `align`, saying why on failure.
     #[inline]
     pub fn try_alloc(&mut self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
-        // The common case inline; everything else (with the reason for a
-        // failure) in one call that returns the result as it is.
-        if align <= MIN_ALIGN && align.is_power_of_two() {
-            if let Some(need) = block_size(size) {
-                if let Some(p) = self.take_cached(need) {
-                    return Ok(p);
-                }
-                if let Some((b, tag, class)) = self.find_fast(need) {
-                    // SAFETY: `find_fast` returns a free block of this heap
-                    // heading the list of `class`, at least `need` bytes.
-                    return Ok(unsafe { self.take_listed(b, tag.size(), class, need) });
-                }
-            }
-        }
-        self.try_alloc_rest(size, align)
-    }
-
-    /// [`Heap::try_alloc`] past its inline case.
-    #[inline(never)]
-    fn try_alloc_rest(&mut self, size: usize, align: usize) -> Result<NonNull<u8>, AllocError> {
         self.alloc(size, align)
             .ok_or_else(|| alloc_error(size, align))
     }
 
     /// The allocation behind every entry point: `size` bytes aligned to
-    /// `align`, or `None` (the reason: [`alloc_error`]). The common
-    /// case (a 16-aligned request the bitmaps find a fit for) runs inline;
-    /// the result stays in one register.
+    /// `align`, or `None` (the reason: [`alloc_error`]).
+    ///
+    /// The common case (a 16-aligned request that the quick cache or the
+    /// bitmaps serve) runs inline and calls nothing: every other case leaves
+    /// it by a call in tail position, so the fast path needs no saved
+    /// registers and the result stays in one register.
     #[inline(always)]
     pub(super) fn alloc(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
-        if !align.is_power_of_two() {
-            return None;
-        }
         let need = block_size(size)?;
         self.alloc_block(need, align)
     }
 
     /// [`Heap::alloc`] of a block of `need` bytes (a [`block_size`]) aligned
-    /// to `align` (a power of two).
+    /// to `align` (any value: not a power of two gives `None`).
     #[inline(always)]
     fn alloc_block(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
-        if align > MIN_ALIGN {
+        if align > MIN_ALIGN || !align.is_power_of_two() {
             return self.alloc_aligned(need, align);
         }
-        if let Some(p) = self.take_cached(need) {
-            return Some(p);
+        if need <= QUICK_MAX {
+            match self.cached_top(need) {
+                Top::Empty => {}
+                Top::Sound(top) => return Some(self.take_top(top, need)),
+                Top::Suspect => return self.alloc_slow(need),
+            }
         }
         let Some((b, tag, class)) = self.find_fast(need) else {
-            return self.alloc_rare(need);
+            return self.alloc_slow(need);
         };
         // SAFETY: `find_fast` returns a free block of this heap heading the
         // list of `class`, at least `need` bytes.
         Some(unsafe { self.take_listed(b, tag.size(), class, need) })
     }
 
-    /// [`Heap::alloc`] when the bitmaps found no fit or a damaged list
-    /// head: the full search, with the bounded walk and list dropping, and
-    /// once more after flushing the quick cache.
+    /// [`Heap::alloc`] of a 16-aligned block of `need` bytes past its
+    /// inline case: a cached block that failed its quick check (the full
+    /// one drops a damaged stack or follows a link into another region), no
+    /// fit in the bitmaps, a damaged list head.
     #[inline(never)]
-    fn alloc_rare(&mut self, need: usize) -> Option<NonNull<u8>> {
+    fn alloc_slow(&mut self, need: usize) -> Option<NonNull<u8>> {
+        if let Some(p) = self.take_cached(need) {
+            return Some(p);
+        }
         let (b, tag, class) = self.find_flushing(need)?;
         // SAFETY: `find` returns a free block of this heap heading the list
         // of `class`, at least `need` bytes.
@@ -129,9 +117,13 @@ impl Heap {
         self.find(size)
     }
 
-    /// [`Heap::alloc`] for alignments above 16.
+    /// [`Heap::alloc`] for alignments above 16 (and `None` for one that is
+    /// not a power of two).
     #[inline(never)]
     fn alloc_aligned(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
+        if !align.is_power_of_two() {
+            return None;
+        }
         let (b, tag, class) = self.find_flushing(need.checked_add(align + GRANULE)?)?;
         let bsize = tag.size();
         let payload = b.payload() as usize;
@@ -369,12 +361,7 @@ impl Heap {
             // SAFETY: a block's payload is never null.
             return Ok(unsafe { NonNull::new_unchecked(ptr) });
         }
-        let new = if align.is_power_of_two() {
-            self.alloc_moved(need, align)
-        } else {
-            None
-        };
-        let Some(new) = new else {
+        let Some(new) = self.alloc_moved(need, align) else {
             return Err(ReallocError::Alloc(alloc_error(new_size, align)));
         };
         let keep = (size - OVERHEAD).min(new_size);
@@ -393,13 +380,13 @@ impl Heap {
     }
 
     /// The new block of a moving resize: `need` bytes (a [`block_size`])
-    /// aligned to `align` (a power of two). Above the quick cache's sizes it
+    /// aligned to `align` (not a power of two gives `None`). Above the quick cache's sizes it
     /// is cut from the front of the largest free block, not the closest fit:
     /// a block that grew once tends to grow again (a doubling vector), and a
     /// close fit leaves it no room, so its next resize moves it again.
     #[inline(always)]
     fn alloc_moved(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
-        if align <= MIN_ALIGN && need > QUICK_MAX {
+        if align <= MIN_ALIGN && align.is_power_of_two() && need > QUICK_MAX {
             if let Some((b, tag, class)) = self.find_largest(need) {
                 // SAFETY: `find_largest` returns a free block of this heap
                 // heading the list of `class`, at least `need` bytes.
@@ -431,7 +418,8 @@ impl Heap {
 /// Why [`Heap::alloc`] returned `None` for `size` and `align` (the checks it
 /// makes, in its order): a pure function of the request, so the allocation
 /// itself carries no reason around and it is worked out only on failure.
-#[inline]
+#[cold]
+#[inline(never)]
 fn alloc_error(size: usize, align: usize) -> AllocError {
     if !align.is_power_of_two() {
         return AllocError::BadAlign { align };

@@ -34,7 +34,7 @@
 //! [`HeapStats::lists_dropped`](super::HeapStats) and the walk.
 
 use super::block::{Block, Tag, GRANULE, PREV_FREE, QUICK};
-use super::tlsf::Heap;
+use super::tlsf::{holds, Heap};
 use core::ptr::{self, NonNull};
 
 /// Largest block size the cache holds (requests of up to 504 bytes).
@@ -80,6 +80,24 @@ impl Quick {
                 (n + c as usize, bytes + c as usize * i * GRANULE)
             })
     }
+}
+
+/// The top of a stack as the inline allocation path sees it.
+pub(super) enum Top {
+    /// The stack is empty.
+    Empty,
+    /// The top passed the quick check.
+    Sound(Sound),
+    /// The top failed the quick check: the full check (out of line) drops
+    /// a damaged stack or accepts a link into another region.
+    Suspect,
+}
+
+/// A stack top that passed the quick check, with what taking it needs.
+pub(super) struct Sound {
+    block: Block,
+    tag: Tag,
+    next: *mut u8,
 }
 
 /// The stack of blocks of `size` bytes (any size: the caller checks it
@@ -129,6 +147,45 @@ impl Heap {
         self.count_alloc(need);
         // SAFETY: a block's payload is never null (blocks start past 0).
         Some(unsafe { NonNull::new_unchecked(b.payload()) })
+    }
+
+    /// The top of the stack of blocks of `need` bytes (at most
+    /// [`QUICK_MAX`]), checked as [`Heap::take_cached`] checks it but with
+    /// the link tested against the first region only: a test that either
+    /// passes or sends the caller out of line, where nothing is assumed.
+    #[inline(always)]
+    pub(super) fn cached_top(&self, need: usize) -> Top {
+        let p = self.q.heads[slot(need)];
+        if p.is_null() {
+            return Top::Empty;
+        }
+        let block = Block(p);
+        // SAFETY: a stack top lies inside a region, with room for a minimal
+        // block (see `pop_cached`); a cached block holds its link in its
+        // first payload word.
+        let (tag, next) = unsafe { (block.tag(), block.next_link()) };
+        let prev_free = (PREV_FREE as u64) << 32;
+        let tag_ok = tag.0 & !prev_free == Tag::new(need, QUICK).0;
+        let next_ok = next.is_null() | holds(&self.spans[0], next as usize);
+        if tag_ok & next_ok {
+            Top::Sound(Sound { block, tag, next })
+        } else {
+            Top::Suspect
+        }
+    }
+
+    /// Takes the top that [`Heap::cached_top`] found sound off the stack
+    /// of blocks of `need` bytes: a used block again, counted.
+    #[inline(always)]
+    pub(super) fn take_top(&mut self, top: Sound, need: usize) -> NonNull<u8> {
+        let i = slot(need);
+        self.q.counts[i] -= 1;
+        self.q.heads[i] = top.next;
+        // SAFETY: the block is ours again: a used block with its flags.
+        unsafe { top.block.set_tag(Tag(top.tag.0 & !((QUICK as u64) << 32))) };
+        self.count_alloc(need);
+        // SAFETY: a block's payload is never null (blocks start past 0).
+        unsafe { NonNull::new_unchecked(top.block.payload()) }
     }
 
     /// Takes the top block of stack `i` and makes it a used block again
