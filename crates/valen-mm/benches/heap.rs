@@ -61,7 +61,7 @@ impl Bench for Ours {
     #[inline(never)]
     fn alloc(&mut self, l: Layout) -> *mut u8 {
         self.0
-            .try_alloc(l.size(), l.align())
+            .malloc_aligned(l.size(), l.align())
             .map_or(ptr::null_mut(), NonNull::as_ptr)
     }
     #[inline(never)]
