@@ -12,7 +12,7 @@ use super::block::{Block, END, FREE, GRANULE, HEADER, MIN_BLOCK, PREV_FREE, QUIC
 use super::class::{class_of, Class, LISTS, LIST_SLOTS};
 use super::error::IntegrityError;
 use super::quick::QUICK_SLOTS;
-use super::tlsf::{Heap, WORDS};
+use super::tlsf::Heap;
 use crate::addr::VirtAddr;
 
 /// A snapshot of the heap's counters.
@@ -229,17 +229,6 @@ impl Heap {
 
     fn walk_lists(&self, limit: usize) -> Result<usize, IntegrityError> {
         let mut count = 0;
-        for w in 0..WORDS {
-            if (self.summary >> w) & 1 != u64::from(self.bits[w] != 0) {
-                return Err(IntegrityError::BadBitmap { fl: w * 4, sl: 0 });
-            }
-        }
-        if self.summary >> WORDS != 0 {
-            return Err(IntegrityError::BadBitmap {
-                fl: WORDS * 4,
-                sl: 0,
-            });
-        }
         for c in (0..LIST_SLOTS).map(Class) {
             let (fl, sl) = (c.fl(), c.sl());
             let head = self.heads[c.0];
