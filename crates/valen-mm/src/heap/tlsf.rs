@@ -390,8 +390,8 @@ impl Heap {
         // `slot` and `word_bit` mask: the indices are in bounds (no panic path).
         self.heads[class.slot()] = next;
         // Whether the list empties is a coin toss: no branch on it.
-        let (w, bit) = word_bit(class);
-        self.bits[w] &= !(bit & 0u64.wrapping_sub(u64::from(next.is_null())));
+        let (w, _) = word_bit(class);
+        self.bits[w] &= !(u64::from(next.is_null()) << (class.slot() & 63));
     }
 
     /// Marks the list of `class` empty in the bitmaps.
