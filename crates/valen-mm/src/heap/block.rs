@@ -218,14 +218,15 @@ impl Block {
 /// Block size for a request of `size` payload bytes, or `None` past `max`.
 #[inline]
 pub const fn block_size(size: usize) -> Option<usize> {
-    let Some(s) = size.checked_add(OVERHEAD + GRANULE - 1) else {
+    // One compare rules out both an overflow and a block past the largest
+    // (`MAX_BLOCK` is a multiple of 16, so this is the largest size whose
+    // block fits).
+    if size > super::class::MAX_BLOCK - OVERHEAD {
         return None;
-    };
-    let s = s & !(GRANULE - 1);
+    }
+    let s = (size + OVERHEAD + GRANULE - 1) & !(GRANULE - 1);
     if s < MIN_BLOCK {
         Some(MIN_BLOCK)
-    } else if s > super::class::MAX_BLOCK {
-        None
     } else {
         Some(s)
     }
@@ -251,5 +252,8 @@ mod tests {
         assert_eq!(block_size(25), Some(48));
         assert_eq!(block_size(usize::MAX), None);
         assert_eq!(block_size(1 << 40), None);
+        let max = super::super::class::MAX_BLOCK;
+        assert_eq!(block_size(max - OVERHEAD), Some(max));
+        assert_eq!(block_size(max - OVERHEAD + 1), None);
     }
 }
