@@ -38,9 +38,13 @@ impl Heap {
         let size = tag.size();
         self.c.used_bytes -= size;
         self.c.used_blocks -= 1;
-        if tag.has(PREV_FREE) || ntag.has(FREE) {
+        if tag.has(PREV_FREE) {
             // SAFETY: forwarded.
             return unsafe { self.release_merging(b, tag, ntag) };
+        }
+        if ntag.has(FREE) {
+            // SAFETY: forwarded; the block before `b` is in use.
+            return unsafe { self.release_into_next(b, size, ntag) };
         }
         let after = b.offset(size);
         // SAFETY: `b` is a used block; `after` its successor, whose tag is
@@ -61,6 +65,27 @@ impl Heap {
     unsafe fn release_merging(&mut self, b: Block, tag: Tag, ntag: Tag) {
         // SAFETY: forwarded.
         unsafe { self.merge_and_list(b, tag, ntag) }
+    }
+
+    /// [`Heap::release_with`] when only the next block is free (counters
+    /// done): the most common merge, with nothing to learn about the block
+    /// before.
+    ///
+    /// # Safety
+    /// As for [`Heap::release_with`]; the block before `b` is in use and
+    /// `ntag` (the successor's tag) is a free block's.
+    #[inline(never)]
+    unsafe fn release_into_next(&mut self, b: Block, size: usize, ntag: Tag) {
+        let total = size + ntag.size();
+        // SAFETY: the free successor is listed under its size; `b..b +
+        // total` is then one free block, whose successor already has
+        // PREV_FREE (it followed the free successor).
+        unsafe {
+            self.remove(b.offset(size), ntag.size());
+            b.set_tag(Tag::new(total, FREE));
+            b.offset(total).set_prev_size(total);
+            self.insert(b, total);
+        }
     }
 
     /// Merges the used block `b` with its free neighbours and lists the
