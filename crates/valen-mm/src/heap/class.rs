@@ -1,4 +1,5 @@
-//! Size classes: the two-level index of the TLSF free lists (pure arithmetic).
+//! Size classes: the two-level index of the TLSF free lists (pure
+//! arithmetic, and tables of it for the common sizes).
 //!
 //! A block size `s` (a multiple of 16, at least 32) maps to a first level
 //! `fl` (its power of two) and a second level `sl` (the next four bits), so
@@ -15,6 +16,7 @@
 //! A free block goes into the list of [`class_of`] its size. A request looks
 //! in [`search_class`]: its size rounded up to the next list boundary, so every
 //! block found there fits without walking the list (good fit in O(1)).
+//! Both take block sizes, multiples of 16.
 
 /// Bits of the second level: 16 lists per power of two.
 pub const SL_BITS: u32 = 4;
@@ -67,6 +69,61 @@ const fn level(size: usize) -> (u32, u32) {
     (g, g - SL_BITS)
 }
 
+/// Block sizes below this find their list in a table (one load: the
+/// common sizes of a kernel heap) rather than by the arithmetic of
+/// [`class_of`] and [`search_class`], which costs a `bsr` and six more
+/// instructions each time; a block is allocated, split and freed with two
+/// to four of them. Each table is one byte per 16-byte size step: 4 KiB.
+const TABLE_LIMIT: usize = 64 << 10;
+
+/// [`class_of`] of every block size below [`TABLE_LIMIT`], by size / 16.
+static CLASS_TABLE: [u8; TABLE_LIMIT / 16] = table(false);
+/// [`search_class`] of every block size below [`TABLE_LIMIT`], by size / 16.
+static SEARCH_TABLE: [u8; TABLE_LIMIT / 16] = table(true);
+
+/// One of the tables, worked out by the arithmetic at compile time.
+const fn table(search: bool) -> [u8; TABLE_LIMIT / 16] {
+    let mut t = [0u8; TABLE_LIMIT / 16];
+    let mut i = 0;
+    while i < t.len() {
+        let c = if search {
+            match search_class_arith(i * 16) {
+                Some(c) => c.0,
+                None => 0,
+            }
+        } else {
+            class_of_arith(i * 16).0
+        };
+        assert!(c <= u8::MAX as usize);
+        t[i] = c as u8;
+        i += 1;
+    }
+    t
+}
+
+/// The list a free block of `size` bytes belongs in (`size <= MAX_BLOCK`):
+/// from the table below [`TABLE_LIMIT`], else [`class_of_arith`].
+#[inline(always)]
+pub fn class_of(size: usize) -> Class {
+    if size < TABLE_LIMIT {
+        Class(CLASS_TABLE[size / 16] as usize)
+    } else {
+        class_of_arith(size)
+    }
+}
+
+/// The first list whose every block holds `size` bytes, or `None` past
+/// [`MAX_BLOCK`]: from the table below [`TABLE_LIMIT`], else
+/// [`search_class_arith`].
+#[inline(always)]
+pub fn search_class(size: usize) -> Option<Class> {
+    if size < TABLE_LIMIT {
+        Some(Class(SEARCH_TABLE[size / 16] as usize))
+    } else {
+        search_class_arith(size)
+    }
+}
+
 /// The list a free block of `size` bytes belongs in (`size <= MAX_BLOCK`).
 ///
 /// For `2^g <= size < 2^(g+1)` (`g >= 8`) the list is
@@ -74,7 +131,7 @@ const fn level(size: usize) -> (u32, u32) {
 /// four bits the second level. Below 256 it is `size >> 4`. Branch-free:
 /// random request sizes must not cost a mispredicted branch.
 #[inline(always)]
-pub const fn class_of(size: usize) -> Class {
+pub const fn class_of_arith(size: usize) -> Class {
     let (g, shift) = level(size);
     Class((size >> shift) + (((g - SMALL_LIMIT.trailing_zeros()) as usize) << SL_BITS))
 }
@@ -87,7 +144,7 @@ pub const fn class_of(size: usize) -> Class {
 /// shift (a size on a boundary stays in its own list; a carry moves to the
 /// next power of two, which is the next list number too).
 #[inline(always)]
-pub const fn search_class(size: usize) -> Option<Class> {
+pub const fn search_class_arith(size: usize) -> Option<Class> {
     if size > MAX_BLOCK {
         return None;
     }
@@ -174,6 +231,10 @@ mod tests {
         for s in sizes.into_iter().filter(|&s| s <= MAX_BLOCK) {
             assert_eq!(class_of(s), model_class(s), "class_of({s})");
             assert_eq!(search_class(s), model_search(s), "search_class({s})");
+            // Below the table limit the tables answer; the arithmetic must
+            // agree there too (it built them).
+            assert_eq!(class_of_arith(s), model_class(s), "class_of_arith({s})");
+            assert_eq!(search_class_arith(s), model_search(s), "search({s})");
         }
         assert_eq!(search_class(MAX_BLOCK + 16), None);
         assert_eq!(search_class(usize::MAX / 2), None);
