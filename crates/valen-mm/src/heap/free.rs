@@ -235,7 +235,9 @@ impl Heap {
     fn check_prev(&self, b: Block, start: usize) -> Result<(), BlockError> {
         // SAFETY: `b` is inside the span; its first word is readable.
         let psize = unsafe { b.prev_size() };
-        let inside = psize % 16 == 0 && psize <= b.addr() - start;
+        // 16-aligned and not past the region's start, in one compare: a
+        // misaligned size's low bits rotate to the top (too large).
+        let inside = psize.rotate_right(4) <= (b.addr() - start) >> 4;
         // SAFETY: checked just before to lie inside the span, aligned.
         let ptag = inside.then(|| unsafe { b.back(psize).tag() });
         // A free block's predecessor is in use, so its tag is exactly this.
