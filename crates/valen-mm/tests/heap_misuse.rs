@@ -587,3 +587,52 @@ fn write_after_free_into_a_cached_link_is_contained() {
     }
     still_works(&mut h);
 }
+
+#[test]
+fn a_damaged_free_block_before_a_cached_block_is_reported_by_the_overflower() {
+    let mut h = heap();
+    let x = h.malloc(64).unwrap().as_ptr();
+    let a = h.malloc(1000).unwrap().as_ptr();
+    let b = h.malloc(64).unwrap().as_ptr();
+    let _y = h.malloc(64).unwrap();
+    // SAFETY: blocks of this heap; `a` is too large for the quick cache, so
+    // it is a free block (listed) before `b`.
+    unsafe { h.free(a).unwrap() };
+    // The simulated bug: `x` overflows into the header of the free `a`.
+    // SAFETY: the tag word of `a`, inside the arena.
+    let saved = unsafe { tag_of(a).read() };
+    // SAFETY: as above.
+    unsafe { tag_of(a).write(0x4141_4141_4141_4141) };
+    // `b` goes to the quick cache: it is not merged, so the block before it
+    // is not read (it is checked when `b` leaves the cache for real).
+    // SAFETY: `b` is a live block of this heap.
+    unsafe { h.free(b).unwrap() };
+    assert_eq!(h.stats().cached_blocks, 1);
+    // The overflow is reported where it happened: freeing `x`.
+    // SAFETY: `x` is a live block; the heap checks before trusting.
+    let r = unsafe { h.free(x) };
+    assert_eq!(
+        r,
+        Err(BlockError::Overflow {
+            addr: va(x),
+            header: va(a.wrapping_sub(16)),
+            found: 0x4141_4141_4141_4141,
+            repaired: false,
+        })
+    );
+    // The flush finds the damaged neighbour too: `b` stays allocated (it
+    // would merge into `a`), counted, and nothing is merged into `a`.
+    assert_eq!(h.flush_cache(), 0);
+    assert_eq!(h.stats().cached_blocks, 0);
+    assert_eq!(h.stats().lists_dropped, 1);
+    // With the header put back the heap is whole again, `b` a used block.
+    // SAFETY: as above, restored.
+    unsafe { tag_of(a).write(saved) };
+    h.check().unwrap();
+    // SAFETY: `x` and `b` are used blocks of this heap.
+    unsafe {
+        h.free(x).unwrap();
+        h.free(b).unwrap();
+    }
+    still_works(&mut h);
+}

@@ -112,8 +112,10 @@ impl Heap {
     /// small enough and its stack has room; `false` leaves it untouched.
     ///
     /// # Safety
-    /// `b` is a used block of this heap that passed every check of
-    /// [`Heap::validate`], and nobody uses it any more.
+    /// `b` is a used block of this heap that passed the checks of
+    /// [`Heap::validate`] but perhaps the one of a free predecessor (which
+    /// caching does not touch; the flush checks it), and nobody uses it any
+    /// more.
     #[inline(always)]
     pub(super) unsafe fn cache(&mut self, b: Block, tag: Tag) -> bool {
         let size = tag.size();
