@@ -384,10 +384,11 @@ impl Heap {
     }
 
     /// The new block of a moving resize: `need` bytes (a [`block_size`])
-    /// aligned to `align` (not a power of two gives `None`). Above the quick cache's sizes it
-    /// is cut from the front of the largest free block, not the closest fit:
-    /// a block that grew once tends to grow again (a doubling vector), and a
-    /// close fit leaves it no room, so its next resize moves it again.
+    /// aligned to `align` (not a power of two gives `None`). Above the quick
+    /// cache's sizes it is cut from the front of the largest free block, not
+    /// the closest fit: a block that grew once tends to grow again (a
+    /// doubling vector), and a close fit leaves it no room, so its next
+    /// resize moves it again.
     #[inline(always)]
     fn alloc_moved(&mut self, need: usize, align: usize) -> Option<NonNull<u8>> {
         if align <= MIN_ALIGN && align.is_power_of_two() && need > QUICK_MAX {
@@ -419,9 +420,10 @@ impl Heap {
     }
 }
 
-/// Why [`Heap::alloc`] returned `None` for `size` and `align` (the checks it
-/// makes, in its order): a pure function of the request, so the allocation
-/// itself carries no reason around and it is worked out only on failure.
+/// Why [`Heap::alloc`] returned `None` for `size` and `align`: a pure
+/// function of the request, so the allocation itself carries no reason
+/// around and it is worked out only on failure (a bad alignment is named
+/// first).
 #[cold]
 #[inline(never)]
 fn alloc_error(size: usize, align: usize) -> AllocError {

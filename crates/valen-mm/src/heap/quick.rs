@@ -107,6 +107,15 @@ const fn slot(size: usize) -> usize {
     (size / GRANULE) & (QUICK_SLOTS - 1)
 }
 
+/// Whether `tag` is still a cached block's of `size` bytes: the magic, the
+/// size, QUICK and no other flag but PREV_FREE (which a neighbour's merge
+/// may have set). Anything else was written by an overflow from the block
+/// before.
+#[inline(always)]
+fn cached_tag_ok(tag: Tag, size: usize) -> bool {
+    tag.0 & !((PREV_FREE as u64) << 32) == Tag::new(size, QUICK).0
+}
+
 impl Heap {
     /// Puts the validated used block `b` (tag `tag`) in the cache if it is
     /// small enough and its stack has room; `false` leaves it untouched.
@@ -166,8 +175,7 @@ impl Heap {
         // block (see `pop_cached`); a cached block holds its link in its
         // first payload word.
         let (tag, next) = unsafe { (block.tag(), block.next_link()) };
-        let prev_free = (PREV_FREE as u64) << 32;
-        let tag_ok = tag.0 & !prev_free == Tag::new(need, QUICK).0;
+        let tag_ok = cached_tag_ok(tag, need);
         let next_ok = next.is_null() | holds(&self.spans[0], next as usize);
         if tag_ok & next_ok {
             Top::Sound(Sound { block, tag, next })
@@ -203,8 +211,7 @@ impl Heap {
         // block: it was a validated block when pushed, and a link is checked
         // to point into a region before it becomes a top.
         let tag = unsafe { b.tag() };
-        let prev_free = (PREV_FREE as u64) << 32;
-        if tag.0 & !prev_free != Tag::new(i * GRANULE, QUICK).0 {
+        if !cached_tag_ok(tag, i * GRANULE) {
             self.drop_cached(i);
             return None;
         }
