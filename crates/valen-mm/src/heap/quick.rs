@@ -241,10 +241,11 @@ impl Heap {
     }
 
     /// Frees every cached block for real, merging it with free neighbours;
-    /// returns how many went back. Each passes the checks of
-    /// [`Heap::free`] again first; one that fails them (its neighbour
-    /// was overwritten while it waited) stays allocated, counted in
-    /// [`HeapStats::lists_dropped`](super::HeapStats).
+    /// returns how many went back. Each passes every check of
+    /// [`Heap::free`] first, the one of a free predecessor included (which
+    /// `free` leaves to this point for a block it caches); one that fails
+    /// them (a neighbour's header was overwritten) stays allocated, counted
+    /// in [`HeapStats::lists_dropped`](super::HeapStats).
     ///
     /// Runs by itself when an allocation finds no free block; call it
     /// before reading the free-block statistics if they must show every
