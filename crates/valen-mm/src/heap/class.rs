@@ -71,9 +71,12 @@ const fn level(size: usize) -> (u32, u32) {
 
 /// Block sizes below this find their list in a table (one load: the
 /// common sizes of a kernel heap) rather than by the arithmetic of
-/// [`class_of`] and [`search_class`], which costs a `bsr` and six more
-/// instructions each time; a block is allocated, split and freed with two
-/// to four of them. Each table is one byte per 16-byte size step: 4 KiB.
+/// [`class_of_arith`] and [`search_class_arith`], which costs a `bsr` and
+/// six more instructions each time; a block is allocated, split and freed
+/// with two to four of them. Each table is one byte per 16-byte size step:
+/// 4 KiB. (Tables of 1 KiB, 64-byte steps from 1 KiB on, miss the
+/// first-level cache less but cost four more instructions a lookup; in the
+/// benchmark's H2 they were no faster.)
 const TABLE_LIMIT: usize = 64 << 10;
 
 /// [`class_of`] of every block size below [`TABLE_LIMIT`], by size / 16.
