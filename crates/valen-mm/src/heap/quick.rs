@@ -188,14 +188,21 @@ impl Heap {
     /// of blocks of `need` bytes: a used block again, counted.
     #[inline(always)]
     pub(super) fn take_top(&mut self, top: Sound, need: usize) -> NonNull<u8> {
-        let i = slot(need);
+        let b = self.unstack(slot(need), top);
+        self.count_alloc(need);
+        // SAFETY: a block's payload is never null (blocks start past 0).
+        unsafe { NonNull::new_unchecked(b.payload()) }
+    }
+
+    /// Takes `top` off stack `i`: its link becomes the top, and the block a
+    /// used block again with its flags (not counted).
+    #[inline(always)]
+    fn unstack(&mut self, i: usize, top: Sound) -> Block {
         self.q.counts[i] -= 1;
         self.q.heads[i] = top.next;
         // SAFETY: the block is ours again: a used block with its flags.
         unsafe { top.block.set_tag(Tag(top.tag.0 & !((QUICK as u64) << 32))) };
-        self.count_alloc(need);
-        // SAFETY: a block's payload is never null (blocks start past 0).
-        unsafe { NonNull::new_unchecked(top.block.payload()) }
+        top.block
     }
 
     /// Takes the top block of stack `i` and makes it a used block again
@@ -217,15 +224,16 @@ impl Heap {
         }
         // SAFETY: a cached block holds its link in its first payload word.
         let next = unsafe { b.next_link() };
-        self.q.counts[i] -= 1;
-        if next.is_null() || self.span_of(next as usize).is_some() {
-            self.q.heads[i] = next;
-        } else {
+        let top = Sound {
+            block: b,
+            tag,
+            next,
+        };
+        let b = self.unstack(i, top);
+        if !next.is_null() && self.span_of(next as usize).is_none() {
             // `b` is sound, the rest of its stack cannot be reached.
             self.drop_cached(i);
         }
-        // SAFETY: `b` is ours again: a used block with its flags.
-        unsafe { b.set_tag(Tag(tag.0 & !((QUICK as u64) << 32))) };
         Some(b)
     }
 
