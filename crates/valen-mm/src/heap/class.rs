@@ -73,30 +73,23 @@ const fn level(size: usize) -> (u32, u32) {
 /// common sizes of a kernel heap) rather than by the arithmetic of
 /// [`class_of_arith`] and [`search_class_arith`], which costs a `bsr` and
 /// six more instructions each time; a block is allocated, split and freed
-/// with two to four of them. Each table is one byte per 16-byte size step:
+/// with two to four of them. The table is one byte per 16-byte size step:
 /// 4 KiB. (Tables of 1 KiB, 64-byte steps from 1 KiB on, miss the
 /// first-level cache less but cost four more instructions a lookup; in the
 /// benchmark's H2 they were no faster.)
 const TABLE_LIMIT: usize = 64 << 10;
 
 /// [`class_of`] of every block size below [`TABLE_LIMIT`], by size / 16.
-static CLASS_TABLE: [u8; TABLE_LIMIT / 16] = table(false);
-/// [`search_class`] of every block size below [`TABLE_LIMIT`], by size / 16.
-static SEARCH_TABLE: [u8; TABLE_LIMIT / 16] = table(true);
+/// The searches read it too (see [`search_class`]): one table, not one
+/// each, leaves the first-level cache another 4 KiB.
+static CLASS_TABLE: [u8; TABLE_LIMIT / 16] = table();
 
-/// One of the tables, worked out by the arithmetic at compile time.
-const fn table(search: bool) -> [u8; TABLE_LIMIT / 16] {
+/// The table, worked out by the arithmetic at compile time.
+const fn table() -> [u8; TABLE_LIMIT / 16] {
     let mut t = [0u8; TABLE_LIMIT / 16];
     let mut i = 0;
     while i < t.len() {
-        let c = if search {
-            match search_class_arith(i * 16) {
-                Some(c) => c.0,
-                None => 0,
-            }
-        } else {
-            class_of_arith(i * 16).0
-        };
+        let c = class_of_arith(i * 16).0;
         assert!(c <= u8::MAX as usize);
         t[i] = c as u8;
         i += 1;
@@ -116,12 +109,19 @@ pub fn class_of(size: usize) -> Class {
 }
 
 /// The first list whose every block holds `size` bytes, or `None` past
-/// [`MAX_BLOCK`]: from the table below [`TABLE_LIMIT`], else
+/// [`MAX_BLOCK`]: from the table up to [`TABLE_LIMIT`], else
 /// [`search_class_arith`].
+///
+/// A list holds only blocks of `size` or more when its smallest size is
+/// above `size - 16` (sizes are multiples of 16): it is the list after
+/// the one `size - 16` belongs in, so the class table answers the search
+/// too.
 #[inline(always)]
 pub fn search_class(size: usize) -> Option<Class> {
-    if size < TABLE_LIMIT {
-        Some(Class(SEARCH_TABLE[size / 16] as usize))
+    // `size - 16` wraps for 0, which then takes the arithmetic.
+    let below = size.wrapping_sub(16);
+    if below < TABLE_LIMIT {
+        Some(Class(CLASS_TABLE[below / 16] as usize + 1))
     } else {
         search_class_arith(size)
     }
