@@ -125,7 +125,7 @@ fn split_remainder_takes_the_blocks_place_in_its_list() {
         let w = h.check().unwrap();
         assert_eq!((w.used_blocks, w.free_blocks), (1, 1));
         // A cut that moves the remainder to a smaller list changes them.
-        let b = h.malloc(60_000).unwrap();
+        let b = h.malloc(50_000).unwrap();
         assert_ne!(h.bits, maps);
         assert_eq!(h.check().unwrap().free_blocks, 1);
         // An exact fit leaves no remainder and clears the successor's
@@ -141,6 +141,50 @@ fn split_remainder_takes_the_blocks_place_in_its_list() {
             h.free(c.as_ptr()).unwrap();
         }
         assert_eq!(h.check().unwrap().free_blocks, 1);
+    });
+}
+
+#[test]
+fn a_close_fit_keeps_a_rest_below_an_eighth_of_the_request() {
+    with_heap(|h| {
+        h.set_cache_depth(0);
+        let usable = |h: &Heap, p: core::ptr::NonNull<u8>| h.usable_size(p.as_ptr()).unwrap();
+        // A free block of 4,096 bytes between used blocks.
+        let a = h.malloc(4096 - 8).unwrap();
+        let guard = h.malloc(16).unwrap();
+        // SAFETY: a block of this heap, not used afterwards.
+        unsafe { h.free(a.as_ptr()).unwrap() };
+        // 3,700 bytes (a block of 3,712) leave 384, less than an eighth of
+        // the request: the block keeps them, and no free block is left there.
+        let b = h.malloc(3700).unwrap();
+        assert_eq!(b, a);
+        assert_eq!(usable(h, b), 4096 - 8);
+        let w = h.check().unwrap();
+        assert_eq!((w.used_blocks, w.free_blocks), (2, 1));
+        // SAFETY: as above.
+        unsafe { h.free(b.as_ptr()).unwrap() };
+        // 3,000 bytes (3,008) leave 1,088, more than an eighth: split.
+        let c = h.malloc(3000).unwrap();
+        assert_eq!((c, usable(h, c)), (a, 3000));
+        assert_eq!(h.check().unwrap().free_blocks, 2);
+        // SAFETY: as above.
+        unsafe { h.free(c.as_ptr()).unwrap() };
+        // Small blocks keep their exact size: 400 bytes from a 448-byte
+        // hole leave 32, a block, so it is split off.
+        let d = h.malloc(448 - 8).unwrap();
+        let guard2 = h.malloc(16).unwrap();
+        // SAFETY: as above.
+        unsafe { h.free(d.as_ptr()).unwrap() };
+        let e = h.malloc(400).unwrap();
+        assert_eq!((e, usable(h, e)), (d, 416 - 8));
+        // SAFETY: blocks of this heap, not used afterwards.
+        unsafe {
+            for p in [e, guard, guard2] {
+                h.free(p.as_ptr()).unwrap();
+            }
+        }
+        let w = h.check().unwrap();
+        assert_eq!((w.used_blocks, w.free_blocks), (0, 1));
     });
 }
 
