@@ -1,5 +1,5 @@
 //! Size classes: the two-level index of the TLSF free lists (pure
-//! arithmetic, and tables of it for the common sizes).
+//! arithmetic, and a table of it for the common sizes).
 //!
 //! A block size `s` (a multiple of 16, at least 32) maps to a first level
 //! `fl` (its power of two) and a second level `sl` (the next four bits), so

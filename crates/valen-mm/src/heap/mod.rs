@@ -21,7 +21,10 @@
 //! header. The spec's linked list becomes segregated free lists with a
 //! two-level bitmap, so no call walks a list. Small blocks just freed wait
 //! in a per-size cache for the next request of their size; they coalesce
-//! when it is flushed (by itself, before any allocation would fail).
+//! when it is flushed (by itself, before any allocation would fail). A
+//! larger request takes a free block whole when the rest would be under an
+//! eighth of the request, rather than split off a rest that would only
+//! merge back.
 
 mod alloc;
 mod block;
