@@ -422,7 +422,10 @@ impl Heap {
 }
 
 /// The smallest rest that a fit for a block of `need` bytes gives back as a
-/// free block; a smaller rest stays in the allocated block.
+/// free block; a smaller rest stays in the allocated block. It applies where
+/// a 16-aligned block is taken from a list (`take_listed`: `malloc` and
+/// moving reallocs); an aligned request and in-place growth keep every rest
+/// that is a block.
 ///
 /// Up to [`QUICK_MAX`] that is any block: small blocks keep their exact
 /// sizes, so that the quick cache recycles them by size. Above it, a rest
