@@ -364,21 +364,36 @@ fn a_moving_resize_takes_the_largest_free_block() {
             h.free(tail.as_ptr()).unwrap();
             core::ptr::write_bytes(a.as_ptr(), 0xA5, 1000);
         }
-        // The gap fits 2000 bytes closely; the move goes to the front of
-        // the free end instead, contents intact.
+        // The gap fits 2000 bytes (a block of 2,016) closely; the move goes
+        // to the free end instead, cut from its end with 2,016 bytes left
+        // free behind it, contents intact.
         // SAFETY: `a` is a block of this heap.
         let a2 = unsafe { h.realloc(a.as_ptr(), 2000) }.unwrap();
-        assert_eq!(a2, tail);
+        let sentinel = h.spans[0].end - 16;
+        assert_eq!(a2.as_ptr() as usize - 16 + 2 * 2016, sentinel);
         // SAFETY: 1000 bytes were kept.
         assert!(unsafe { core::slice::from_raw_parts(a2.as_ptr(), 1000) }
             .iter()
             .all(|&x| x == 0xA5));
-        h.check().unwrap();
-        // So it grows again in place, and the gap is still there for a
-        // request of its size.
+        let w = h.check().unwrap();
+        // The gap (merged with `a`'s old block), the front of the free end,
+        // and the room.
+        assert_eq!(w.free_blocks, 3);
+        // So it doubles in place into its room, and the gap is still there
+        // for a request of its size.
         // SAFETY: `a2` is a block of this heap.
         assert_eq!(unsafe { h.realloc(a2.as_ptr(), 4000) }.unwrap(), a2);
+        assert_eq!(h.check().unwrap().free_blocks, 2);
         assert_eq!(h.malloc(4096).unwrap(), gap);
+        h.check().unwrap();
+        // A free block under eight times the request gives its front: the
+        // largest is now the front of the free end (about 43 KiB), less
+        // than eight times 30,000 bytes.
+        let front = h.check().unwrap().largest_free;
+        assert!((30_016..2 * 30_016 + 32).contains(&front));
+        // SAFETY: `a2` is a block of this heap.
+        let a3 = unsafe { h.realloc(a2.as_ptr(), 30_000) }.unwrap();
+        assert_eq!(a3, tail);
         h.check().unwrap();
     });
 }
