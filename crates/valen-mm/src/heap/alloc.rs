@@ -243,8 +243,9 @@ impl Heap {
     /// untouched.
     ///
     /// A moving resize of a block above [`QUICK_MAX`] goes to the largest
-    /// free block with a free block of its own size after it (see
-    /// `alloc_moved`), so that it can double in place next time.
+    /// free block, and when that block is large enough, with a free block
+    /// of its own size left after it (see `alloc_moved`), so that it can
+    /// double in place next time.
     ///
     /// A block never moves down into a free block before it: that copies as
     /// much as a move does, and it uses up the free space the block in front
