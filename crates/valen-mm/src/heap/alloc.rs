@@ -408,7 +408,9 @@ impl Heap {
             if let Some((b, tag, class)) = self.find_largest(need) {
                 let size = tag.size();
                 if size / 8 >= need {
-                    // SAFETY: as below.
+                    // SAFETY: `find_largest` returns a free block of this
+                    // heap heading the list of `class`; it holds eight times
+                    // `need`, which is above QUICK_MAX.
                     return Some(unsafe { self.take_with_room(b, size, class, need) });
                 }
                 // SAFETY: `find_largest` returns a free block of this heap
