@@ -138,11 +138,34 @@ impl Heap {
             if gap == 0 {
                 return Some(self.take(b, bsize, need, 0));
             }
-            let a = b.offset(gap);
-            b.set_tag(Tag::new(gap, super::block::FREE));
+            Some(self.take_past_gap(b, bsize, gap, need))
+        }
+    }
+
+    /// Lists the first `gap` bytes of the unlisted free block `b` (`size`
+    /// bytes) as a free block of their own and makes a used block of `need`
+    /// bytes right after them, giving back the rest as [`Heap::take`] does.
+    ///
+    /// # Safety
+    /// `b` is an unlisted free block of this heap (its successor has
+    /// PREV_FREE); `gap >= MIN_BLOCK`, `gap + need <= size`.
+    #[inline(always)]
+    unsafe fn take_past_gap(
+        &mut self,
+        b: Block,
+        size: usize,
+        gap: usize,
+        need: usize,
+    ) -> NonNull<u8> {
+        let a = b.offset(gap);
+        // SAFETY: the gap stays a free block (at least MIN_BLOCK) before
+        // `a`, an unlisted free block of `size - gap` bytes whose successor
+        // is `b`'s.
+        unsafe {
+            b.set_tag(Tag::new(gap, FREE));
             a.set_prev_size(gap);
             self.insert(b, gap);
-            Some(self.take(a, bsize - gap, need, PREV_FREE))
+            self.take(a, size - gap, need, PREV_FREE)
         }
     }
 
@@ -421,18 +444,24 @@ impl Heap {
         self.alloc_block(need, align)
     }
 
-    /// Cuts a used block of `need` bytes from the free block `b` (`size`
-    /// bytes, the head of the list of `class`) with `need` free bytes after
-    /// it, at its end:
+    /// Cuts a used block of `need` bytes from the end of the free block `b`
+    /// (`size` bytes, the head of the list of `class`), `need` free bytes
+    /// before that end:
     ///
     /// ```text
     ///   [ front, free ......... ][ new block ][ room, free ][ used ]
     ///                             need         need
     /// ```
     ///
+    /// Out of line: inlined into the resize, it added instructions to every
+    /// resize, and H4 measured 0.85x instead of 0.82x the faster peer (eight
+    /// interleaved runs).
+    ///
     /// # Safety
     /// `b` is a free block of this heap heading the list of `class`;
-    /// `size >= 8 * need`, `need >= MIN_BLOCK` (so the front is a block).
+    /// `size >= 8 * need`, `need >= MIN_BLOCK` (so the front is a block and
+    /// the room is listed).
+    #[inline(never)]
     unsafe fn take_with_room(
         &mut self,
         b: Block,
@@ -440,18 +469,11 @@ impl Heap {
         class: Class,
         need: usize,
     ) -> NonNull<u8> {
-        let front = size - 2 * need;
-        let a = b.offset(front);
-        // SAFETY: `b` heads its list; the front stays a free block (at
-        // least MIN_BLOCK) before `a`, an unlisted free block of `2 * need`
-        // bytes whose successor (`b`'s) has PREV_FREE. `take` then lists the
-        // room (`need >= MIN_BLOCK`) and fixes the successor's `prev_size`.
+        // SAFETY: `b` heads its list; once off it, `size - 2 * need` bytes
+        // in front are at least MIN_BLOCK, and `need` fits after them.
         unsafe {
             self.remove_from(b, class);
-            b.set_tag(Tag::new(front, FREE));
-            a.set_prev_size(front);
-            self.insert(b, front);
-            self.take(a, 2 * need, need, PREV_FREE)
+            self.take_past_gap(b, size, size - 2 * need, need)
         }
     }
 
